@@ -1,0 +1,16 @@
+//! axrt-policy: the AxRT real-time scheduling policy (see spec/POLICY.md), `no_std` + `alloc`.
+//!
+//! One definition of the semantics, used by the AxVisor hypervisor, the simulator and the
+//! scx_axrt user-space brain. Time is always passed in; the crate has no clock and no global
+//! state, so every run is deterministic.
+#![no_std]
+
+extern crate alloc;
+
+// Other pluggable policies (FIFO, RR, fair, EDF, joint) behind one trait.
+pub mod policies;
+pub mod policy;
+
+// ArceOS integration: `axsched::BaseScheduler` implementations.
+#[cfg(feature = "axsched")]
+pub mod axsched_adapter;
