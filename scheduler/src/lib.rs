@@ -7,6 +7,13 @@
 
 extern crate alloc;
 
+// The AxRT core: vocabulary and the 256-level ready queue.
+pub mod queue;
+pub mod types;
+
+pub use queue::ReadyQueue;
+pub use types::{CpuId, CpuSet, GroupId, Prio, ResourceId, TaskId, Time};
+
 // Other pluggable policies (FIFO, RR, fair, EDF, joint) behind one trait.
 pub mod policies;
 pub mod policy;
