@@ -1,0 +1,323 @@
+//! The AxRT policy on a single run queue (spec/POLICY.md, "Choosing what runs", rules 2 and 4 as
+//! seen from one CPU, without groups, budgets or boosts):
+//!
+//! * the queued task with the best (smallest) priority runs; among equals, the one that became
+//!   ready first ([`ReadyQueue`]: 256-level bitmap, O(1) FIFO per level);
+//! * a task that uses up its slice goes behind the others of its level (round robin within a
+//!   level); a task preempted before its slice is used up goes back to the *front* of its level
+//!   and keeps the rest of its slice (it became ready before the others there);
+//! * a task that becomes ready with a better priority than the current one preempts it.
+//!
+//! The same machinery, with every task on one level, is the FIFO policy (no slices) and the
+//! round-robin policy (slices): see [`Discipline`]. All operations are O(1) and, once ids are
+//! reserved, allocation free.
+
+use alloc::vec::Vec;
+
+use crate::policy::{Policy, TaskParams, DEFAULT_PRIO};
+use crate::queue::ReadyQueue;
+use crate::types::{Prio, TaskId, Time};
+
+/// The slice the AxRT policy gives when neither the task nor the caller chose one (5 ms,
+/// `defaults.slice_us` in the configuration).
+pub const DEFAULT_SLICE: Time = 5_000_000;
+
+/// How [`RtPolicy`] orders tasks and whether it uses slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discipline {
+    /// One level, no slices: a task runs until it blocks, yields or is forced off.
+    Fifo,
+    /// One level, slices: rotate at slice end.
+    RoundRobin,
+    /// 256 priority levels, slices: the AxRT policy.
+    Priority,
+}
+
+/// Per-task state.
+#[derive(Clone, Copy, Debug)]
+struct RtTask {
+    /// Level the task is queued at (0 under the one-level disciplines).
+    level: Prio,
+    /// Full slice, `None` for no slice.
+    slice: Option<Time>,
+    /// Part of the current slice already used.
+    used: Time,
+}
+
+const FRESH: RtTask = RtTask {
+    level: DEFAULT_PRIO,
+    slice: None,
+    used: 0,
+};
+
+/// The AxRT single-queue policy (and, configured by [`Discipline`], FIFO and round robin).
+#[derive(Clone, Debug)]
+pub struct RtPolicy {
+    queue: ReadyQueue,
+    tasks: Vec<RtTask>,
+    discipline: Discipline,
+    default_slice: Time,
+    /// The current task and when it was picked.
+    current: Option<(TaskId, Time)>,
+}
+
+impl Default for RtPolicy {
+    fn default() -> Self {
+        Self::new(DEFAULT_SLICE)
+    }
+}
+
+impl RtPolicy {
+    /// The AxRT policy with `default_slice` ns for tasks that do not set their own.
+    pub fn new(default_slice: Time) -> Self {
+        Self::with_discipline(Discipline::Priority, default_slice)
+    }
+
+    /// A policy following `discipline`; `default_slice` is ignored by [`Discipline::Fifo`].
+    pub fn with_discipline(discipline: Discipline, default_slice: Time) -> Self {
+        Self {
+            queue: ReadyQueue::new(),
+            tasks: Vec::new(),
+            discipline,
+            default_slice: default_slice.max(1),
+            current: None,
+        }
+    }
+
+    /// The discipline this policy follows.
+    pub fn discipline(&self) -> Discipline {
+        self.discipline
+    }
+
+    /// The level `task` is queued at, if queued.
+    pub fn queued_prio(&self, task: TaskId) -> Option<Prio> {
+        self.queue.prio_of(task)
+    }
+
+    /// Level and slice `params` give under this discipline.
+    fn placement(&self, params: &TaskParams) -> (Prio, Option<Time>) {
+        match self.discipline {
+            Discipline::Fifo => (0, None),
+            Discipline::RoundRobin => (0, Some(params.slice.unwrap_or(self.default_slice))),
+            Discipline::Priority => (
+                params.prio,
+                Some(params.slice.unwrap_or(self.default_slice)),
+            ),
+        }
+    }
+
+    fn task_mut(&mut self, task: TaskId) -> &mut RtTask {
+        let i = task.index();
+        if i >= self.tasks.len() {
+            self.reserve(i + 1);
+        }
+        &mut self.tasks[i]
+    }
+
+    fn end_current(&mut self, task: TaskId) {
+        debug_assert_eq!(self.current.map(|c| c.0), Some(task), "not the current task");
+        self.current = None;
+    }
+}
+
+impl Policy for RtPolicy {
+    fn name(&self) -> &'static str {
+        match self.discipline {
+            Discipline::Fifo => "fifo",
+            Discipline::RoundRobin => "rr",
+            Discipline::Priority => "axrt",
+        }
+    }
+
+    fn reserve(&mut self, ids: usize) {
+        if ids > self.tasks.len() {
+            self.tasks.resize(ids, FRESH);
+        }
+        self.queue.reserve_ids(ids);
+    }
+
+    fn enqueue(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+        debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
+        let (level, slice) = self.placement(params);
+        *self.task_mut(task) = RtTask {
+            level,
+            slice,
+            used: 0,
+        };
+        self.queue.push_back(task, level);
+    }
+
+    fn remove(&mut self, _now: Time, task: TaskId) -> bool {
+        self.queue.remove(task)
+    }
+
+    fn pick_next(&mut self, now: Time) -> Option<TaskId> {
+        debug_assert!(self.current.is_none(), "pick_next with a task current");
+        let (task, _) = self.queue.pop_first()?;
+        self.current = Some((task, now));
+        Some(task)
+    }
+
+    fn put_prev(&mut self, _now: Time, task: TaskId, ran: Time, preempted: bool) {
+        self.end_current(task);
+        let t = self.task_mut(task);
+        t.used = t.used.saturating_add(ran);
+        let keeps_turn = preempted && t.slice.is_none_or(|s| t.used < s);
+        let level = t.level;
+        if keeps_turn {
+            self.queue.push_front(task, level);
+        } else {
+            t.used = 0;
+            self.queue.push_back(task, level);
+        }
+    }
+
+    fn block(&mut self, _now: Time, task: TaskId, _ran: Time) {
+        self.end_current(task);
+        self.task_mut(task).used = 0;
+    }
+
+    fn forget(&mut self, task: TaskId) {
+        debug_assert!(!self.queue.contains(task));
+        if let Some(t) = self.tasks.get_mut(task.index()) {
+            *t = FRESH;
+        }
+    }
+
+    fn tick(&mut self, now: Time, current: TaskId) -> bool {
+        let Some(best) = self.queue.highest_prio() else {
+            return false;
+        };
+        let Some(t) = self.tasks.get(current.index()) else {
+            return false;
+        };
+        if best < t.level {
+            return true;
+        }
+        let since = match self.current {
+            Some((c, at)) if c == current => now.saturating_sub(at),
+            _ => 0,
+        };
+        best == t.level && t.slice.is_some_and(|s| t.used.saturating_add(since) >= s)
+    }
+
+    fn slice_for(&self, task: TaskId) -> Option<Time> {
+        let t = self.tasks.get(task.index())?;
+        t.slice.map(|s| s.saturating_sub(t.used))
+    }
+
+    fn set_params(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+        let (level, slice) = self.placement(params);
+        let t = self.task_mut(task);
+        let moved = t.level != level;
+        t.level = level;
+        t.slice = slice;
+        if moved && self.queue.remove(task) {
+            self.queue.push_back(task, level);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    const MS: Time = 1_000_000;
+
+    fn p(prio: Prio) -> TaskParams {
+        TaskParams::new().with_prio(prio)
+    }
+
+    fn drain(pol: &mut RtPolicy) -> Vec<u32> {
+        let mut out = vec![];
+        while let Some(t) = pol.pick_next(0) {
+            out.push(t.0);
+            pol.block(0, t, 0);
+        }
+        out
+    }
+
+    #[test]
+    fn best_priority_first_fifo_within_level() {
+        let mut pol = RtPolicy::new(5 * MS);
+        for (id, prio) in [(0, 200), (1, 10), (2, 200), (3, 10), (4, 0), (5, 255)] {
+            pol.enqueue(0, TaskId(id), &p(prio));
+        }
+        assert_eq!(drain(&mut pol), vec![4, 1, 3, 0, 2, 5]);
+    }
+
+    #[test]
+    fn better_arrival_preempts_equal_or_worse_does_not() {
+        let mut pol = RtPolicy::new(5 * MS);
+        pol.enqueue(0, TaskId(0), &p(100));
+        let cur = pol.pick_next(0).unwrap();
+        pol.enqueue(MS, TaskId(1), &p(100));
+        pol.enqueue(MS, TaskId(2), &p(150));
+        assert!(!pol.tick(MS, cur), "equal/worse arrivals must not preempt mid-slice");
+        pol.enqueue(2 * MS, TaskId(3), &p(99));
+        assert!(pol.tick(2 * MS, cur));
+        // Preempted with slice left: back to the front of its level, with the rest of its slice.
+        pol.put_prev(2 * MS, cur, 2 * MS, true);
+        assert_eq!(pol.slice_for(cur), Some(3 * MS));
+        assert_eq!(drain(&mut pol), vec![3, 0, 1, 2]);
+    }
+
+    #[test]
+    fn slice_end_rotates_within_level_only_when_a_peer_waits() {
+        let mut pol = RtPolicy::new(5 * MS);
+        pol.enqueue(0, TaskId(0), &p(50));
+        pol.enqueue(0, TaskId(1), &p(60));
+        let cur = pol.pick_next(0).unwrap();
+        assert_eq!(cur, TaskId(0));
+        // Only a worse task waits: the slice end does not switch.
+        assert!(!pol.tick(6 * MS, cur));
+        pol.enqueue(6 * MS, TaskId(2), &p(50));
+        assert!(pol.tick(6 * MS, cur));
+        pol.put_prev(6 * MS, cur, 6 * MS, true);
+        assert_eq!(pol.slice_for(cur), Some(5 * MS), "a new slice after rotation");
+        assert_eq!(drain(&mut pol), vec![2, 0, 1]);
+    }
+
+    #[test]
+    fn remaining_slice_is_honoured_across_preemption() {
+        let mut pol = RtPolicy::new(5 * MS);
+        pol.enqueue(0, TaskId(0), &p(50));
+        pol.enqueue(0, TaskId(1), &p(50));
+        let a = pol.pick_next(0).unwrap();
+        pol.put_prev(3 * MS, a, 3 * MS, true);
+        let a2 = pol.pick_next(3 * MS).unwrap();
+        assert_eq!(a2, a);
+        assert!(!pol.tick(4 * MS, a), "1 of 2 remaining ms used");
+        assert!(pol.tick(5 * MS, a), "3 + 2 = 5 ms used");
+    }
+
+    #[test]
+    fn set_params_moves_a_queued_task() {
+        let mut pol = RtPolicy::new(5 * MS);
+        pol.enqueue(0, TaskId(0), &p(10));
+        pol.enqueue(0, TaskId(1), &p(20));
+        pol.set_params(0, TaskId(1), &p(5));
+        assert_eq!(pol.queued_prio(TaskId(1)), Some(5));
+        assert_eq!(drain(&mut pol), vec![1, 0]);
+    }
+
+    #[test]
+    fn per_task_slice_override() {
+        let mut pol = RtPolicy::new(5 * MS);
+        pol.enqueue(0, TaskId(0), &p(1).with_slice(MS));
+        pol.enqueue(0, TaskId(1), &p(1));
+        let a = pol.pick_next(0).unwrap();
+        assert!(pol.tick(MS, a));
+        pol.put_prev(MS, a, MS, true);
+        let b = pol.pick_next(MS).unwrap();
+        assert_eq!(b, TaskId(1));
+        assert!(!pol.tick(5 * MS, b));
+        assert!(pol.tick(6 * MS, b));
+    }
+}
