@@ -11,7 +11,29 @@ extern crate alloc;
 pub mod queue;
 pub mod types;
 
+// The AxRT system: per-CPU state, groups and budgets, deadlines, boosts, deadlocks, events.
+pub mod action;
+pub mod admission;
+pub mod boost;
+pub mod cpu;
+pub mod deadline;
+pub mod deadlock;
+pub mod error;
+pub mod group;
+pub mod hist;
+pub mod params;
+pub mod runq;
+pub mod state;
+pub mod stats;
+pub mod system;
+
+pub use action::Action;
+pub use deadlock::Cycle;
+pub use error::{AdmissionError, Error, Field, ParamError, Problem, Subject};
+pub use params::{GroupParams, Overrun, SystemConfig, TaskParams};
 pub use queue::ReadyQueue;
+pub use state::{BlockReason, StateKind, TaskState};
+pub use system::System;
 pub use types::{CpuId, CpuSet, GroupId, Prio, ResourceId, TaskId, Time};
 
 // Other pluggable policies (FIFO, RR, fair, EDF, joint) behind one trait.

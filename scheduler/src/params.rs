@@ -1,0 +1,303 @@
+//! Parameters of the system, of groups (VMs) and of tasks, and their validation. Every check
+//! names the entity and the field (see [`ParamError`]).
+
+use alloc::string::String;
+
+use crate::error::{Field, ParamError, Problem, Subject};
+use crate::types::{CpuSet, GroupId, Prio, Time, MAX_CPUS};
+
+/// One millisecond in nanoseconds.
+pub const MS: Time = 1_000_000;
+
+/// System-wide parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SystemConfig {
+    /// Number of CPUs, `1..=MAX_CPUS`.
+    pub cpus: usize,
+    /// Default time slice (5 ms).
+    pub slice: Time,
+    /// Starvation reserve (1 s). Cannot be disabled: zero is refused.
+    pub reserve: Time,
+    /// Priority of the host group (128).
+    pub host_priority: Prio,
+    /// Budget precision per CPU, `ε` (0.5 ms); also the tolerance of supply-miss detection.
+    pub epsilon_per_cpu: Time,
+    /// Admission bound on the sum of `Q/P`, in millionths of a CPU per CPU (950 000 = 0.95).
+    pub utilization_bound_ppm: u64,
+}
+
+impl SystemConfig {
+    /// The defaults of POLICY.md for `cpus` CPUs.
+    pub fn new(cpus: usize) -> Self {
+        SystemConfig {
+            cpus,
+            slice: 5 * MS,
+            reserve: 1000 * MS,
+            host_priority: 128,
+            epsilon_per_cpu: MS / 2,
+            utilization_bound_ppm: 950_000,
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        let err = |field, problem| {
+            Err(ParamError {
+                subject: Subject::System,
+                field,
+                problem,
+            })
+        };
+        if self.cpus == 0 {
+            return err(Field::CpuCount, Problem::Zero);
+        }
+        if self.cpus > MAX_CPUS {
+            return err(Field::CpuCount, Problem::TooLarge);
+        }
+        if self.slice == 0 {
+            return err(Field::Slice, Problem::Zero);
+        }
+        if self.reserve == 0 {
+            return err(Field::Reserve, Problem::Zero);
+        }
+        if self.utilization_bound_ppm == 0 {
+            return err(Field::UtilizationBound, Problem::Zero);
+        }
+        if self.utilization_bound_ppm > 1_000_000 {
+            return err(Field::UtilizationBound, Problem::TooLarge);
+        }
+        Ok(())
+    }
+}
+
+/// What a group does when its budget is used up.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Overrun {
+    /// Nothing of the group runs until the next period boundary.
+    #[default]
+    Throttle,
+    /// The group's tasks may run only on a CPU that would otherwise idle.
+    Background,
+}
+
+/// Parameters of a group (a VM).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupParams {
+    /// Unique name (used in error messages).
+    pub name: String,
+    /// Default priority of its tasks.
+    pub priority: Prio,
+    /// Budget `Q` per period (may exceed the period for a multi-vCPU VM).
+    pub quota: Option<Time>,
+    /// Period `P`.
+    pub period: Option<Time>,
+    /// What happens when the budget is used up.
+    pub overrun: Overrun,
+    /// Reservation deadline: the supply check of each window is made this long after the
+    /// window starts instead of at its end (`≤ P`).
+    pub deadline: Option<Time>,
+    /// CPUs the group is pinned to (`None`: all). Admission is checked per such set.
+    pub cpus: Option<CpuSet>,
+}
+
+impl GroupParams {
+    /// A group with no budget.
+    pub fn new(name: &str, priority: Prio) -> Self {
+        GroupParams {
+            name: String::from(name),
+            priority,
+            quota: None,
+            period: None,
+            overrun: Overrun::Throttle,
+            deadline: None,
+            cpus: None,
+        }
+    }
+
+    /// Sets a budget of `quota` per `period`.
+    pub fn budget(mut self, quota: Time, period: Time) -> Self {
+        self.quota = Some(quota);
+        self.period = Some(period);
+        self
+    }
+
+    /// Sets the overrun mode.
+    pub fn overrun(mut self, overrun: Overrun) -> Self {
+        self.overrun = overrun;
+        self
+    }
+
+    /// Pins the group to `cpus`.
+    pub fn cpus(mut self, cpus: CpuSet) -> Self {
+        self.cpus = Some(cpus);
+        self
+    }
+
+    /// Checks every field against a system of `ncpus` CPUs.
+    pub fn validate(&self, ncpus: usize) -> Result<(), ParamError> {
+        let err = |field, problem| {
+            Err(ParamError {
+                subject: Subject::Group(self.name.clone()),
+                field,
+                problem,
+            })
+        };
+        if self.name.is_empty() {
+            return err(Field::Name, Problem::Zero);
+        }
+        match (self.quota, self.period) {
+            (Some(_), None) => return err(Field::Quota, Problem::Requires(Field::Period)),
+            (None, Some(_)) => return err(Field::Period, Problem::Requires(Field::Quota)),
+            (Some(0), _) => return err(Field::Quota, Problem::Zero),
+            (_, Some(0)) => return err(Field::Period, Problem::Zero),
+            _ => {}
+        }
+        if let Some(d) = self.deadline {
+            match self.period {
+                None => return err(Field::Deadline, Problem::Requires(Field::Period)),
+                Some(_) if d == 0 => return err(Field::Deadline, Problem::Zero),
+                Some(p) if d > p => return err(Field::Deadline, Problem::Exceeds(Field::Period)),
+                _ => {}
+            }
+        }
+        if let Some(c) = self.cpus {
+            if c.is_empty() {
+                return err(Field::Cpus, Problem::Zero);
+            }
+            if !c.is_subset(&CpuSet::all(ncpus)) {
+                return err(Field::Cpus, Problem::OutsideSystem);
+            }
+        }
+        if let (Some(q), Some(p)) = (self.quota, self.period) {
+            let width = self.cpus.map_or(ncpus, |c| c.count()) as u128;
+            if q as u128 > p as u128 * width {
+                return err(Field::Quota, Problem::Exceeds(Field::Cpus));
+            }
+        }
+        Ok(())
+    }
+
+    /// The budget, if the group has one.
+    pub fn budget_pair(&self) -> Option<(Time, Time)> {
+        self.quota.zip(self.period)
+    }
+}
+
+/// Parameters of a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskParams {
+    /// Name (e.g. the thread's `comm`), used in error messages.
+    pub name: String,
+    /// Its group ([`GroupId::HOST`] by default).
+    pub group: GroupId,
+    /// Base priority; `None`: the group's default.
+    pub priority: Option<Prio>,
+    /// Allowed CPUs; `None`: all (always intersected with the group's CPUs).
+    pub affinity: Option<CpuSet>,
+    /// Time slice; `None`: the system default.
+    pub slice: Option<Time>,
+    /// Period `T` of its jobs.
+    pub period: Option<Time>,
+    /// Relative deadline `D` of its jobs (`None`: `T`).
+    pub deadline: Option<Time>,
+    /// Worst-case execution time `C` of a job.
+    pub wcet: Option<Time>,
+}
+
+impl TaskParams {
+    /// A host-group task with defaults.
+    pub fn new(name: &str) -> Self {
+        TaskParams {
+            name: String::from(name),
+            group: GroupId::HOST,
+            priority: None,
+            affinity: None,
+            slice: None,
+            period: None,
+            deadline: None,
+            wcet: None,
+        }
+    }
+
+    /// Sets the group.
+    pub fn group(mut self, g: GroupId) -> Self {
+        self.group = g;
+        self
+    }
+
+    /// Sets the base priority.
+    pub fn priority(mut self, p: Prio) -> Self {
+        self.priority = Some(p);
+        self
+    }
+
+    /// Sets the affinity.
+    pub fn affinity(mut self, cpus: CpuSet) -> Self {
+        self.affinity = Some(cpus);
+        self
+    }
+
+    /// Sets the slice.
+    pub fn slice(mut self, s: Time) -> Self {
+        self.slice = Some(s);
+        self
+    }
+
+    /// Sets the timing contract (period, deadline, wcet).
+    pub fn contract(mut self, period: Time, deadline: Time, wcet: Time) -> Self {
+        self.period = Some(period);
+        self.deadline = Some(deadline);
+        self.wcet = Some(wcet);
+        self
+    }
+
+    /// The relative deadline jobs are judged against (`D`, else `T`).
+    pub fn job_deadline(&self) -> Option<Time> {
+        self.deadline.or(self.period)
+    }
+
+    /// Checks the fields that do not depend on the system (the group and the affinity are
+    /// checked when the task is added).
+    pub fn validate(&self) -> Result<(), ParamError> {
+        let err = |field, problem| {
+            Err(ParamError {
+                subject: Subject::Task(self.name.clone()),
+                field,
+                problem,
+            })
+        };
+        for (field, v) in [
+            (Field::Slice, self.slice),
+            (Field::Period, self.period),
+            (Field::Deadline, self.deadline),
+            (Field::Wcet, self.wcet),
+        ] {
+            if v == Some(0) {
+                return err(field, Problem::Zero);
+            }
+        }
+        if let (Some(d), Some(p)) = (self.deadline, self.period) {
+            if d > p {
+                return err(Field::Deadline, Problem::Exceeds(Field::Period));
+            }
+        }
+        if let Some(c) = self.wcet {
+            match (self.deadline, self.period) {
+                (Some(d), _) if c > d => {
+                    return err(Field::Wcet, Problem::Exceeds(Field::Deadline))
+                }
+                (None, Some(p)) if c > p => {
+                    return err(Field::Wcet, Problem::Exceeds(Field::Period))
+                }
+                (None, None) => return err(Field::Wcet, Problem::Requires(Field::Deadline)),
+                _ => {}
+            }
+        }
+        if let Some(a) = self.affinity {
+            if a.is_empty() {
+                return err(Field::Affinity, Problem::Zero);
+            }
+        }
+        Ok(())
+    }
+}
