@@ -19,10 +19,12 @@
 //! * when it is forced off (preempted) before a quantum, there is no sample: being cut short by
 //!   someone else says nothing about the task.
 //!
-//! An LS task whose `usage` reaches 3/4 becomes CB; a CB task whose `usage` falls to 1/4 becomes
-//! LS. The gap between the thresholds (hysteresis) keeps a task from flapping: from either
-//! extreme it takes five consistent samples to switch. A task starts LS with `usage` 0 if its
-//! parameters carry the latency-sensitive hint, otherwise CB with `usage` 1. The class of a
+//! An LS task whose `usage` reaches 3/4 becomes CB; a CB task whose `usage` falls to 1/2 becomes
+//! LS. The gap between the thresholds (hysteresis) keeps a task from flapping: a task whose runs
+//! last between half and three quarters of a quantum keeps its class, and from either extreme
+//! it takes at least three consistent samples to switch (three runs of zero length turn a fully
+//! CB task LS; five whole quanta turn a fully LS task CB). A task starts LS with `usage` 0 if
+//! its parameters carry the latency-sensitive hint, otherwise CB with `usage` 1. The class of a
 //! running task changes when it stops running; a queued task never moves.
 //!
 //! LS tasks' EDF deadlines are `release + D`, with `D` the task's relative deadline (deadline,
@@ -45,7 +47,7 @@ const ONE: u32 = 1024;
 /// LS → CB at or above this usage.
 const TO_CPU_BOUND: u32 = ONE * 3 / 4;
 /// CB → LS at or below this usage.
-const TO_LATENCY: u32 = ONE / 4;
+const TO_LATENCY: u32 = ONE / 2;
 
 /// The class of a task under the joint policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
