@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// sched.rs - one run of the BPF tier: open the skeleton built from ../bpf/axrt.bpf.c, hand it
+// the configuration, load and attach its struct_ops (through scx_utils' compat macros, which
+// adapt the ops to the running kernel), wait until told to stop or ejected, detach, and read
+// back why it ended.
+
+//! Loading, running and detaching the BPF scheduler.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExitInfo};
+
+use crate::bpf_intf;
+use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::cli::Opts;
+use crate::exit::{c_array_to_string, c_ptr_to_string, ExitInfo};
+
+/// The struct_ops name the kernel shows in /sys/kernel/sched_ext/root/ops.
+pub const OPS_NAME: &str = "axrt";
+
+/// How often the run loop looks at the stop flag and the exit record.
+const POLL: Duration = Duration::from_millis(100);
+/// How often `--verbose` prints the counters.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+/// How long to wait for ops.exit() to record the exit after the link is dropped.
+const EXIT_RECORD_WAIT: Duration = Duration::from_secs(2);
+
+/// Counter names, in `enum axrt_stat` order (bpf/intf.h).
+const STAT_NAMES: [&str; bpf_intf::axrt_stat_AXRT_NR_STATS as usize] =
+    ["direct", "shared", "dispatched", "kicks", "kept"];
+
+/// The BPF scheduler, loaded and attached.
+pub struct Scheduler<'obj> {
+    skel: BpfSkel<'obj>,
+    /// The struct_ops link; while it exists, the kernel schedules with our ops.
+    link: Option<Link>,
+    verbose: bool,
+}
+
+impl<'obj> Scheduler<'obj> {
+    /// Opens, configures, loads and attaches the BPF tier. On success sched_ext is enabled with
+    /// our ops; on failure nothing stays attached.
+    pub fn load(opts: &Opts, open_object: &'obj mut MaybeUninit<OpenObject>) -> Result<Self> {
+        scx_utils::try_set_rlimit_infinity();
+
+        let builder = BpfSkelBuilder::default();
+        let mut open = scx_ops_open!(
+            builder,
+            open_object,
+            axrt_ops,
+            None::<libbpf_rs::libbpf_sys::bpf_object_open_opts>
+        )
+        .context("cannot open the BPF scheduler")?;
+
+        // scx_ops_open! appends the scx_utils version to the ops name; keep it plain "axrt".
+        set_ops_name(&mut open.struct_ops.axrt_ops_mut().name, OPS_NAME);
+        open.maps
+            .rodata_data
+            .as_mut()
+            .context("the BPF object has no .rodata")?
+            .slice_ns = opts.slice_ns();
+
+        let mut skel = scx_ops_load!(open, axrt_ops, uei)
+            .map_err(hint_permissions)
+            .context("cannot load the BPF scheduler")?;
+        let link = scx_ops_attach!(skel, axrt_ops)
+            .map_err(hint_permissions)
+            .context("cannot attach the BPF scheduler")?;
+
+        Ok(Self {
+            skel,
+            link: Some(link),
+            verbose: opts.verbose,
+        })
+    }
+
+    /// True once the kernel has recorded an exit (ops.exit() ran).
+    pub fn exited(&self) -> bool {
+        uei_exited!(&self.skel, uei)
+    }
+
+    /// Runs until `stop` is set or the kernel ends the scheduler, then detaches it (the host
+    /// returns to its default scheduler) and returns how it ended.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<ExitInfo> {
+        let mut last_print = Instant::now();
+        let mut last_stats = [0u64; STAT_NAMES.len()];
+
+        while !stop.load(Ordering::Relaxed) && !self.exited() {
+            sleep(POLL);
+            if self.verbose && last_print.elapsed() >= STATS_EVERY {
+                last_print = Instant::now();
+                match self.read_stats() {
+                    Ok(now) => {
+                        eprintln!("scx_axrt: stats/s: {}", format_delta(&now, &last_stats));
+                        last_stats = now;
+                    }
+                    Err(e) => log::warn!("cannot read the counters: {e:#}"),
+                }
+            }
+        }
+
+        // Dropping the link unregisters the ops; ops.exit() then records SCX_EXIT_UNREG unless
+        // the kernel had already recorded its own reason.
+        drop(self.link.take());
+        let deadline = Instant::now() + EXIT_RECORD_WAIT;
+        while !self.exited() && Instant::now() < deadline {
+            sleep(Duration::from_millis(10));
+        }
+        Ok(self.exit_info())
+    }
+
+    /// Sums the per-CPU counters of the `axrt_stats` map.
+    pub fn read_stats(&self) -> Result<[u64; STAT_NAMES.len()]> {
+        let mut out = [0u64; STAT_NAMES.len()];
+        for (idx, slot) in out.iter_mut().enumerate() {
+            let key = (idx as u32).to_ne_bytes();
+            let per_cpu = self
+                .skel
+                .maps
+                .axrt_stats
+                .lookup_percpu(&key, MapFlags::ANY)
+                .context("axrt_stats lookup")?
+                .unwrap_or_default();
+            *slot = per_cpu
+                .iter()
+                .filter_map(|v| v.get(..8))
+                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+                .sum();
+        }
+        Ok(out)
+    }
+
+    /// Reads the exit record the BPF tier's ops.exit() wrote.
+    fn exit_info(&self) -> ExitInfo {
+        let Some(data) = self.skel.maps.data_data.as_ref() else {
+            return ExitInfo {
+                kind: 0,
+                reason: String::new(),
+                msg: String::new(),
+                exit_cpu: None,
+                exit_code: None,
+                restart: false,
+                dump: None,
+            };
+        };
+        // SAFETY: `data.uei` is plain data in the map's memory, which the kernel writes to;
+        // a volatile copy makes sure we see what it wrote.
+        let uei = unsafe { std::ptr::read_volatile(&data.uei) };
+
+        // scx_utils interprets exit codes and the restart request; its reason and message
+        // decoding would panic on non-UTF-8 text (task names), so it gets empty strings and
+        // we decode those ourselves, lossily.
+        let empty: [std::ffi::c_char; 1] = [0];
+        let helper = UserExitInfo::new(
+            &uei.kind,
+            &uei.exit_code,
+            &uei.exit_cpu,
+            empty.as_ptr(),
+            empty.as_ptr(),
+            std::ptr::null(),
+        );
+
+        let mut info = ExitInfo {
+            kind: uei.kind,
+            reason: c_array_to_string(&uei.reason),
+            msg: c_array_to_string(&uei.msg),
+            exit_cpu: helper.exit_cpu(),
+            exit_code: helper.exit_code(),
+            restart: helper.should_restart(),
+            dump: None,
+        };
+        if info.is_error() {
+            let ptr = scx_utils::UEI_DUMP_PTR_MUTEX
+                .lock()
+                .map(|p| p.ptr)
+                .unwrap_or(std::ptr::null());
+            // SAFETY: scx_ops_load! pointed UEI_DUMP_PTR_MUTEX at this skeleton's dump
+            // buffer, which lives as long as `self.skel`; the kernel NUL-terminates it
+            // (bpf_probe_read_kernel_str) and it starts zeroed.
+            info.dump = unsafe { c_ptr_to_string(ptr) };
+        }
+        info
+    }
+}
+
+/// Writes `name` into the fixed-size, NUL-terminated ops name, clearing the rest.
+fn set_ops_name(field: &mut [std::ffi::c_char], name: &str) {
+    field.fill(0);
+    let max = field.len().saturating_sub(1);
+    for (dst, src) in field.iter_mut().zip(name.bytes().take(max)) {
+        *dst = src as std::ffi::c_char;
+    }
+}
+
+/// Adds a hint when the kernel refused for lack of privileges.
+fn hint_permissions(e: anyhow::Error) -> anyhow::Error {
+    let denied = e.chain().any(|cause| {
+        cause
+            .downcast_ref::<libbpf_rs::Error>()
+            .is_some_and(|le| le.kind() == libbpf_rs::ErrorKind::PermissionDenied)
+    });
+    if denied {
+        e.context("permission denied: run scx_axrt as root (it needs CAP_BPF and CAP_SYS_ADMIN)")
+    } else {
+        e
+    }
+}
+
+/// "name +delta" pairs for the counters that moved since `prev`.
+fn format_delta(now: &[u64], prev: &[u64]) -> String {
+    STAT_NAMES
+        .iter()
+        .zip(now.iter().zip(prev))
+        .map(|(name, (n, p))| format!("{name} +{}", n.saturating_sub(*p)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_name_is_written_and_terminated() {
+        let mut field = [b'x' as std::ffi::c_char; 8];
+        set_ops_name(&mut field, "axrt");
+        assert_eq!(c_array_to_string(&field), "axrt");
+        assert!(field[4..].iter().all(|&c| c == 0));
+
+        let mut small = [0 as std::ffi::c_char; 3];
+        set_ops_name(&mut small, "axrt");
+        assert_eq!(c_array_to_string(&small), "ax");
+    }
+
+    #[test]
+    fn deltas_are_named() {
+        assert_eq!(
+            format_delta(&[5, 4, 3, 2, 1], &[1, 1, 1, 1, 1]),
+            "direct +4, shared +3, dispatched +2, kicks +1, kept +0"
+        );
+    }
+}
