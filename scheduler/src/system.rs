@@ -848,8 +848,12 @@ impl System {
         }
     }
 
-    /// `t` leaves the CPU, queue or park for `to` (blocked, suspended, exited).
+    /// `t` leaves the CPU, queue or park for `to` (blocked, suspended, exited). A directed-yield
+    /// boost ends here too.
     fn leave(&mut self, t: TaskId, to: TaskState) {
+        if self.tasks[t.index()].yield_boost.take().is_some() {
+            self.pending.push(t);
+        }
         match self.tasks[t.index()].state {
             TaskState::Running(c) => {
                 self.stop(c);
