@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Shell helpers for scripts that run inside the test VM (busybox sh): starting and stopping
+# scx_axrt, reading sched_ext's state, and recording check results. Sourced by the demo and by
+# the VM tests; scripts/vm-run puts it in /job next to them.
+
+SCX_STATE=/sys/kernel/sched_ext/state
+SCX_LOG=/tmp/scx_axrt.log
+SCX_PID=
+
+# Starts scx_axrt with the given arguments and waits until it reports that it is active (its
+# "scx_axrt: active" line, read from a pipe: an event, not a guess). Returns non-zero if the
+# scheduler exits or stays silent for 60 s. The loader's output keeps going to $SCX_LOG.
+scx_start() {
+	rm -f /tmp/scx_axrt.pipe
+	mkfifo /tmp/scx_axrt.pipe
+	: >"$SCX_LOG"
+	scx_axrt "$@" >/tmp/scx_axrt.pipe 2>&1 &
+	SCX_PID=$!
+	exec 7</tmp/scx_axrt.pipe
+	while IFS= read -r -t 60 line <&7; do
+		echo "$line" >>"$SCX_LOG"
+		case "$line" in
+		"scx_axrt: active"*)
+			cat <&7 >>"$SCX_LOG" &
+			SCX_DRAIN=$!
+			exec 7<&-
+			return 0
+			;;
+		esac
+	done
+	exec 7<&-
+	return 1
+}
+
+# Sends a signal (default INT) to the running scx_axrt, waits for it and returns its exit status.
+scx_stop() {
+	kill -"${1:-INT}" "$SCX_PID" 2>/dev/null
+	wait "$SCX_PID"
+	status=$?
+	wait "$SCX_DRAIN" 2>/dev/null
+	SCX_PID=
+	return $status
+}
+
+# Waits until sched_ext's state is $1, for at most $2 seconds. The kernel disables a scheduler
+# asynchronously and offers no event for it, so this polls the state file every 50 ms.
+wait_state() {
+	n=0
+	while [ "$(cat $SCX_STATE)" != "$1" ]; do
+		n=$((n + 1))
+		[ $n -gt $(($2 * 20)) ] && return 1
+		usleep 50000
+	done
+	return 0
+}
+
+# Test results: one line each, "PASS: what" or "FAIL: what: why", on the console and in
+# $AXRT_OUT/results.
+pass() { echo "PASS: $1" | tee -a "$AXRT_OUT/results"; }
+fail() { echo "FAIL: $1: $2" | tee -a "$AXRT_OUT/results"; }
+# check_eq WHAT EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi
+}
+# check WHAT COMMAND... — passes when the command succeeds.
+check() {
+	what=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then pass "$what"; else fail "$what" "'$*' failed: $(tail -3 /tmp/check.out | tr '\n' ' ')"; fi
+}
