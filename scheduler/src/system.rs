@@ -223,8 +223,9 @@ impl System {
         })
     }
 
-    /// Directed yield: the running task `from` gives up its CPU, and the runnable task `to`
-    /// inherits `e(from)` if that is better, until `to` stops running (at most one slice).
+    /// Directed yield: the running task `from` gives up its CPU, and `to`, if ready or running,
+    /// inherits `e(from)` if that is better, until `to` stops running (at most one slice) or
+    /// leaves the ready state without running (blocks, is parked by a throttle).
     pub fn yield_to(
         &mut self,
         now: Time,
@@ -237,7 +238,8 @@ impl System {
             s.live(to)?;
             let e = s.tasks[from.index()].eff;
             let target = &mut s.tasks[to.index()];
-            if to != from && target.state.is_runnable() && e < target.eff {
+            let eligible = matches!(target.state, TaskState::Ready | TaskState::Running(_));
+            if to != from && eligible && e < target.eff {
                 target.yield_boost = Some(target.yield_boost.map_or(e, |b| b.min(e)));
                 s.propagate(to, Some(from));
             }
@@ -996,6 +998,9 @@ impl System {
                     }
                 }
                 TaskState::Ready if parked => {
+                    if self.tasks[t.index()].yield_boost.take().is_some() {
+                        self.pending.push(t);
+                    }
                     self.rq.remove(t);
                     self.set_state(t, TaskState::Throttled);
                     self.count(t, |k| k.throttles += 1);
