@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, OpenObject};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExitInfo};
 
 use crate::bpf_intf;
@@ -60,6 +60,13 @@ impl<'obj> Scheduler<'obj> {
 
         // scx_ops_open! appends the scx_utils version to the ops name; keep it plain "axrt".
         set_ops_name(&mut open.struct_ops.axrt_ops_mut().name, OPS_NAME);
+        // scx_ops_attach! attaches the struct_ops map itself, after the other programs;
+        // keep libbpf's skeleton attach away from it (libbpf-rs skeletons have no link slot
+        // for it, so libbpf would warn about that on every start).
+        let ops_map = open.maps.axrt_ops.as_libbpf_object().as_ptr();
+        // SAFETY: `ops_map` is a valid map of the open object, which outlives this call.
+        unsafe { libbpf_rs::libbpf_sys::bpf_map__set_autoattach(ops_map, false) };
+
         open.maps
             .rodata_data
             .as_mut()
