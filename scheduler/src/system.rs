@@ -1038,27 +1038,37 @@ impl System {
     }
 
     /// The starvation reserve: every task queued for `reserve` or longer gets one slice on an
-    /// allowed CPU (preempting the worst task there), at most one grant per CPU per call.
+    /// allowed CPU (preempting the worst task there), oldest first, while CPUs not already
+    /// running a grant remain; at most 64 waiters are looked at per call.
     fn grant_reserve(&mut self, now: Time) {
         let mut cursor = self.rq.oldest();
-        let mut grants = 0;
+        // CPUs a grant may still take: those not already running one.
+        let mut open = self.all;
+        for (c, cpu) in self.cpus.iter().enumerate() {
+            if cpu.reserve {
+                open.remove(c);
+            }
+        }
         for _ in 0..64 {
             let Some((t, since)) = cursor else { break };
-            if since.saturating_add(self.cfg.reserve) > now || grants >= self.cpus.len() {
+            if since.saturating_add(self.cfg.reserve) > now || open.is_empty() {
                 break;
             }
             let next = self.rq.next_oldest(t);
             let task = &self.tasks[t.index()];
-            let victim = cpu::victim(&self.cpus, &task.cpus, task.last_cpu, |c| {
-                self.rank_of(self.cpus[c].current.expect("busy"))
-            });
-            if let Some((c, _)) = victim {
-                let old = self.preempt(c, t, true);
-                self.place(old);
-                self.count(t, |k| k.reserve_grants += 1);
-                self.reserve_grants += 1;
-                self.notes.push(Action::ReserveGrant { cpu: c, task: t });
-                grants += 1;
+            let allowed = task.cpus.intersection(&open);
+            if !allowed.is_empty() {
+                let victim = cpu::victim(&self.cpus, &allowed, task.last_cpu, |c| {
+                    self.rank_of(self.cpus[c].current.expect("busy"))
+                });
+                if let Some((c, _)) = victim {
+                    let old = self.preempt(c, t, true);
+                    self.place(old);
+                    self.count(t, |k| k.reserve_grants += 1);
+                    self.reserve_grants += 1;
+                    self.notes.push(Action::ReserveGrant { cpu: c, task: t });
+                    open.remove(c);
+                }
             }
             cursor = next.filter(|(n, _)| self.rq.contains(*n));
         }
