@@ -27,9 +27,11 @@ fn task_err(name: &str, field: Field, problem: Problem) -> Error {
     })
 }
 
+type ConfigCase = (fn(&mut SystemConfig), Field, Problem);
+
 #[test]
 fn system_config_errors() {
-    let cases: [(fn(&mut SystemConfig), Field, Problem); 6] = [
+    let cases: [ConfigCase; 6] = [
         (|c| c.cpus = 0, Field::CpuCount, Problem::Zero),
         (|c| c.cpus = 257, Field::CpuCount, Problem::TooLarge),
         (|c| c.slice = 0, Field::Slice, Problem::Zero),
