@@ -88,9 +88,10 @@ impl Group {
         }
     }
 
-    /// Accrues demand up to `now` and snapshots the window at the reservation deadline.
+    /// Accrues demand up to `now` and snapshots the window at the reservation deadline
+    /// (budgeted groups only: the others have no windows).
     pub fn accrue(&mut self, now: Time) {
-        if now <= self.accrued_to {
+        if now <= self.accrued_to || self.budget().is_none() {
             return;
         }
         self.window.demand += u64::from(self.runnable) * (now - self.accrued_to);

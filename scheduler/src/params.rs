@@ -94,7 +94,8 @@ pub struct GroupParams {
     /// What happens when the budget is used up.
     pub overrun: Overrun,
     /// Reservation deadline: the supply check of each window is made this long after the
-    /// window starts instead of at its end (`≤ P`).
+    /// window starts instead of at its end (`≤ P`). The system arms a timer for it; the values
+    /// are taken at the first event at or after it.
     pub deadline: Option<Time>,
     /// CPUs the group is pinned to (`None`: all). Admission is checked per such set.
     pub cpus: Option<CpuSet>,

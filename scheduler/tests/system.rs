@@ -451,3 +451,45 @@ fn supply_miss_when_a_better_group_takes_the_cpu() {
     run_until(&mut s, 30 * MS, &mut out);
     assert_eq!(s.group_stats(a).unwrap().supply_misses, 1);
 }
+
+#[test]
+fn reservation_deadline_judges_supply_early_in_the_window() {
+    let mut s = sys(1);
+    let mut out = Vec::new();
+    let mut p = GroupParams::new("dl", 100).budget(3 * MS, 10 * MS);
+    p.deadline = Some(5 * MS);
+    let g = s.add_group(0, p).unwrap();
+    let v = s.add_task(TaskParams::new("v").group(g)).unwrap();
+    let hog = task(&mut s, "hog", 0);
+    s.wake(0, v, &mut out).unwrap();
+    s.wake(0, hog, &mut out).unwrap();
+    // The hog runs until 6 ms; v then gets its full 3 ms before the window ends, but had
+    // nothing by the 5 ms reservation deadline.
+    run_until(&mut s, 6 * MS, &mut out);
+    s.block(6 * MS, hog, BlockReason::Sleep, &mut out).unwrap();
+    run_until(&mut s, 9 * MS, &mut out);
+    assert_eq!(s.task_stats(v).unwrap().counters.runtime, 3 * MS);
+    assert_eq!(s.group(g).unwrap().window.at_deadline, Some((5 * MS, 0)));
+    run_until(&mut s, 10 * MS, &mut out);
+    let st = s.group_stats(g).unwrap();
+    assert_eq!(
+        (st.windows, st.supply_misses, st.worst_shortfall),
+        (1, 1, 3 * MS)
+    );
+    // Next window: served at once, no miss.
+    run_until(&mut s, 20 * MS, &mut out);
+    assert_eq!(s.group_stats(g).unwrap().supply_misses, 1);
+    assert_eq!(s.group_stats(g).unwrap().windows, 2);
+}
+
+#[test]
+fn host_group_has_no_windows() {
+    let mut s = sys(1);
+    let mut out = Vec::new();
+    let t = task(&mut s, "t", 1);
+    s.wake(0, t, &mut out).unwrap();
+    run_until(&mut s, 100 * MS, &mut out);
+    let h = s.group(GroupId::HOST).unwrap();
+    assert_eq!((h.window.demand, h.stats.windows), (0, 0));
+    assert_eq!(h.stats.counters.runtime, 100 * MS);
+}
