@@ -168,7 +168,11 @@ fn simulate(policy: &mut dyn Policy, tasks: &[SimTask], end: Time, tick: Time) -
         if cur.is_none() {
             if let Some(t) = policy.pick_next(now) {
                 let i = t.0 as usize;
-                assert!(runnable[i], "{} picked a task that is not runnable", policy.name());
+                assert!(
+                    runnable[i],
+                    "{} picked a task that is not runnable",
+                    policy.name()
+                );
                 let slice_end = policy.slice_for(t).map(|s| now.saturating_add(s));
                 cur = Some((i, now, slice_end));
                 trace.push((now, i, 0));
@@ -356,7 +360,11 @@ fn fair_newcomer_is_placed_at_min_vruntime() {
     );
     for i in 0..3 {
         let old = after.stats[i].cpu - before.stats[i].cpu;
-        assert!(old >= 15 * MS, "task {i} starved after the arrival: {} ms", old / MS);
+        assert!(
+            old >= 15 * MS,
+            "task {i} starved after the arrival: {} ms",
+            old / MS
+        );
     }
 }
 
@@ -411,7 +419,12 @@ fn feasible_set() -> Vec<SimTask> {
         .map(|(i, &(period_ms, wcet_us))| {
             let p = period_ms * MS;
             let c = wcet_us * US;
-            SimTask::periodic(TaskParams::new().with_period(p, c), i as Time * 100 * US, p, c)
+            SimTask::periodic(
+                TaskParams::new().with_period(p, c),
+                i as Time * 100 * US,
+                p,
+                c,
+            )
         })
         .collect()
 }
@@ -426,7 +439,10 @@ fn edf_meets_all_deadlines_when_feasible() {
             unreachable!()
         };
         assert_eq!(s.misses, 0, "task {i} missed");
-        assert!(s.responses.len() as Time >= 2_000 * MS / period - 1, "task {i} starved");
+        assert!(
+            s.responses.len() as Time >= 2_000 * MS / period - 1,
+            "task {i} starved"
+        );
     }
 }
 
@@ -643,7 +659,11 @@ fn joint_reclassifies_a_task_whose_behaviour_changes() {
         now += 5 * MS;
         pol.enqueue(now, t, &p);
         if k == 1 {
-            assert_eq!(pol.class_of(t), Some(Class::CpuBound), "one short run flipped it");
+            assert_eq!(
+                pol.class_of(t),
+                Some(Class::CpuBound),
+                "one short run flipped it"
+            );
         }
         if flips_after.is_none() && pol.class_of(t) == Some(Class::LatencySensitive) {
             flips_after = Some(k);
@@ -681,7 +701,12 @@ fn joint_reclassifies_a_task_whose_behaviour_changes() {
 #[test]
 fn joint_bounds_latency_under_150_percent_overload_rr_does_not() {
     let mut tasks = vec![
-        SimTask::periodic(TaskParams::new().with_deadline(5 * MS), 0, 10 * MS, 500 * US),
+        SimTask::periodic(
+            TaskParams::new().with_deadline(5 * MS),
+            0,
+            10 * MS,
+            500 * US,
+        ),
         SimTask::periodic(
             TaskParams::new().with_deadline(5 * MS),
             3 * MS,
@@ -705,14 +730,20 @@ fn joint_bounds_latency_under_150_percent_overload_rr_does_not() {
     for ls in 0..2 {
         assert_eq!(joint.class_of(TaskId(ls)), Some(Class::LatencySensitive));
         let worst = r.stats[ls as usize].worst_response_after(warmup);
-        assert!(worst <= 2 * MS, "joint: LS task {ls} worst response {worst} ns");
+        assert!(
+            worst <= 2 * MS,
+            "joint: LS task {ls} worst response {worst} ns"
+        );
         assert_eq!(r.stats[ls as usize].misses_after(warmup, 5 * MS), 0);
     }
     for cb in 2..6 {
         assert_eq!(joint.class_of(TaskId(cb)), Some(Class::CpuBound));
     }
     let cb_cpu: Time = r.stats[2..].iter().map(|s| s.cpu).sum();
-    assert!(cb_cpu >= end * 85 / 100, "CPU-bound tasks starved: {cb_cpu}");
+    assert!(
+        cb_cpu >= end * 85 / 100,
+        "CPU-bound tasks starved: {cb_cpu}"
+    );
     assert!(share_fairness(&r.stats[2..]) >= 0.8);
 
     let r = simulate(&mut RrPolicy::new(5 * MS), &tasks, end, MS);
@@ -720,7 +751,9 @@ fn joint_bounds_latency_under_150_percent_overload_rr_does_not() {
         .map(|ls| r.stats[ls].worst_response_after(warmup))
         .max()
         .unwrap();
-    let rr_misses: usize = (0..2).map(|ls| r.stats[ls].misses_after(warmup, 5 * MS)).sum();
+    let rr_misses: usize = (0..2)
+        .map(|ls| r.stats[ls].misses_after(warmup, 5 * MS))
+        .sum();
     assert!(rr_worst > 5 * MS, "RR worst response {rr_worst} ns");
     assert!(rr_misses > 0);
 }
@@ -867,6 +900,11 @@ fn hot_path_does_not_allocate() {
                 _ => pol.put_prev(now, t, 100 * US, true),
             }
         }
-        assert_eq!(allocs() - before, 0, "{} allocated on the hot path", pol.name());
+        assert_eq!(
+            allocs() - before,
+            0,
+            "{} allocated on the hot path",
+            pol.name()
+        );
     }
 }

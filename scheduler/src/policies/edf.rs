@@ -214,7 +214,11 @@ mod tests {
         pol.enqueue(10 * MS, t, &p);
         assert_eq!(pol.deadline_of(t), Some(20 * MS));
         pol.set_params(10 * MS, t, &TaskParams::new().with_deadline(3 * MS));
-        assert_eq!(pol.deadline_of(t), Some(20 * MS), "the current job keeps its deadline");
+        assert_eq!(
+            pol.deadline_of(t),
+            Some(20 * MS),
+            "the current job keeps its deadline"
+        );
         assert!(pol.remove(10 * MS, t));
         pol.enqueue(30 * MS, t, &TaskParams::new().with_deadline(3 * MS));
         assert_eq!(pol.deadline_of(t), Some(33 * MS));

@@ -301,7 +301,11 @@ mod tests {
         // with a smaller vruntime.
         pol.enqueue(14 * MS, TaskId(2), &TaskParams::new());
         assert_eq!(pol.vruntime(TaskId(2)), Some(4 * MS));
-        assert_eq!(pol.pick_next(14 * MS), Some(TaskId(1)), "tie: earlier arrival first");
+        assert_eq!(
+            pol.pick_next(14 * MS),
+            Some(TaskId(1)),
+            "tie: earlier arrival first"
+        );
         pol.block(14 * MS, TaskId(1), 0);
         assert_eq!(pol.pick_next(14 * MS), Some(TaskId(2)));
         pol.block(14 * MS, TaskId(2), 0);

@@ -42,9 +42,17 @@ mod tests {
         assert_eq!(pol.slice_for(cur), None);
         assert!(!pol.tick(u64::MAX / 2, cur), "FIFO never asks to preempt");
         pol.put_prev(10, cur, 10, true);
-        assert_eq!(pol.pick_next(10), Some(TaskId(0)), "forced off: keeps its place");
+        assert_eq!(
+            pol.pick_next(10),
+            Some(TaskId(0)),
+            "forced off: keeps its place"
+        );
         pol.put_prev(20, TaskId(0), 10, false);
-        assert_eq!(pol.pick_next(20), Some(TaskId(1)), "yielded: goes to the tail");
+        assert_eq!(
+            pol.pick_next(20),
+            Some(TaskId(1)),
+            "yielded: goes to the tail"
+        );
         pol.block(20, TaskId(1), 0);
         assert_eq!(pol.pick_next(20), Some(TaskId(2)));
         pol.block(20, TaskId(2), 0);

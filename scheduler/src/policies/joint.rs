@@ -135,7 +135,11 @@ impl JointPolicy {
     }
 
     fn end_current(&mut self, task: TaskId) {
-        debug_assert_eq!(self.current.map(|c| c.0), Some(task), "not the current task");
+        debug_assert_eq!(
+            self.current.map(|c| c.0),
+            Some(task),
+            "not the current task"
+        );
         self.current = None;
     }
 

@@ -34,12 +34,15 @@ pub use rt::{Discipline, RtPolicy};
 macro_rules! forward_policy {
     ($ty:ty) => {
         impl $crate::policy::Policy for $ty {
+            #[inline]
             fn name(&self) -> &'static str {
                 self.0.name()
             }
+            #[inline]
             fn reserve(&mut self, ids: usize) {
                 self.0.reserve(ids)
             }
+            #[inline]
             fn enqueue(
                 &mut self,
                 now: $crate::types::Time,
@@ -48,12 +51,15 @@ macro_rules! forward_policy {
             ) {
                 self.0.enqueue(now, task, params)
             }
+            #[inline]
             fn remove(&mut self, now: $crate::types::Time, task: $crate::types::TaskId) -> bool {
                 self.0.remove(now, task)
             }
+            #[inline]
             fn pick_next(&mut self, now: $crate::types::Time) -> Option<$crate::types::TaskId> {
                 self.0.pick_next(now)
             }
+            #[inline]
             fn put_prev(
                 &mut self,
                 now: $crate::types::Time,
@@ -63,6 +69,7 @@ macro_rules! forward_policy {
             ) {
                 self.0.put_prev(now, task, ran, preempted)
             }
+            #[inline]
             fn block(
                 &mut self,
                 now: $crate::types::Time,
@@ -71,15 +78,19 @@ macro_rules! forward_policy {
             ) {
                 self.0.block(now, task, ran)
             }
+            #[inline]
             fn forget(&mut self, task: $crate::types::TaskId) {
                 self.0.forget(task)
             }
+            #[inline]
             fn tick(&mut self, now: $crate::types::Time, current: $crate::types::TaskId) -> bool {
                 self.0.tick(now, current)
             }
+            #[inline]
             fn slice_for(&self, task: $crate::types::TaskId) -> Option<$crate::types::Time> {
                 self.0.slice_for(task)
             }
+            #[inline]
             fn set_params(
                 &mut self,
                 now: $crate::types::Time,
@@ -88,6 +99,7 @@ macro_rules! forward_policy {
             ) {
                 self.0.set_params(now, task, params)
             }
+            #[inline]
             fn len(&self) -> usize {
                 self.0.len()
             }

@@ -114,8 +114,13 @@ impl RtPolicy {
         &mut self.tasks[i]
     }
 
+    #[inline]
     fn end_current(&mut self, task: TaskId) {
-        debug_assert_eq!(self.current.map(|c| c.0), Some(task), "not the current task");
+        debug_assert_eq!(
+            self.current.map(|c| c.0),
+            Some(task),
+            "not the current task"
+        );
         self.current = None;
     }
 }
@@ -136,6 +141,7 @@ impl Policy for RtPolicy {
         self.queue.reserve_ids(ids);
     }
 
+    #[inline]
     fn enqueue(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
         debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
         let (level, slice) = self.placement(params);
@@ -147,10 +153,12 @@ impl Policy for RtPolicy {
         self.queue.push_back(task, level);
     }
 
+    #[inline]
     fn remove(&mut self, _now: Time, task: TaskId) -> bool {
         self.queue.remove(task)
     }
 
+    #[inline]
     fn pick_next(&mut self, now: Time) -> Option<TaskId> {
         debug_assert!(self.current.is_none(), "pick_next with a task current");
         let (task, _) = self.queue.pop_first()?;
@@ -158,9 +166,13 @@ impl Policy for RtPolicy {
         Some(task)
     }
 
+    #[inline]
     fn put_prev(&mut self, _now: Time, task: TaskId, ran: Time, preempted: bool) {
         self.end_current(task);
-        let t = self.task_mut(task);
+        let Some(t) = self.tasks.get_mut(task.index()) else {
+            debug_assert!(false, "{task:?} was never enqueued");
+            return;
+        };
         t.used = t.used.saturating_add(ran);
         let keeps_turn = preempted && t.slice.is_none_or(|s| t.used < s);
         let level = t.level;
@@ -172,9 +184,12 @@ impl Policy for RtPolicy {
         }
     }
 
+    #[inline]
     fn block(&mut self, _now: Time, task: TaskId, _ran: Time) {
         self.end_current(task);
-        self.task_mut(task).used = 0;
+        if let Some(t) = self.tasks.get_mut(task.index()) {
+            t.used = 0;
+        }
     }
 
     fn forget(&mut self, task: TaskId) {
@@ -184,6 +199,7 @@ impl Policy for RtPolicy {
         }
     }
 
+    #[inline]
     fn tick(&mut self, now: Time, current: TaskId) -> bool {
         let Some(best) = self.queue.highest_prio() else {
             return false;
@@ -259,7 +275,10 @@ mod tests {
         let cur = pol.pick_next(0).unwrap();
         pol.enqueue(MS, TaskId(1), &p(100));
         pol.enqueue(MS, TaskId(2), &p(150));
-        assert!(!pol.tick(MS, cur), "equal/worse arrivals must not preempt mid-slice");
+        assert!(
+            !pol.tick(MS, cur),
+            "equal/worse arrivals must not preempt mid-slice"
+        );
         pol.enqueue(2 * MS, TaskId(3), &p(99));
         assert!(pol.tick(2 * MS, cur));
         // Preempted with slice left: back to the front of its level, with the rest of its slice.
@@ -280,7 +299,11 @@ mod tests {
         pol.enqueue(6 * MS, TaskId(2), &p(50));
         assert!(pol.tick(6 * MS, cur));
         pol.put_prev(6 * MS, cur, 6 * MS, true);
-        assert_eq!(pol.slice_for(cur), Some(5 * MS), "a new slice after rotation");
+        assert_eq!(
+            pol.slice_for(cur),
+            Some(5 * MS),
+            "a new slice after rotation"
+        );
         assert_eq!(drain(&mut pol), vec![2, 0, 1]);
     }
 

@@ -1,0 +1,108 @@
+//! pick+put cycle cost with 10, 1,000 and 100,000 queued tasks, in one run:
+//!
+//! * `axrt-rt` — the AxRT single-queue policy ([`RtPolicy`]) through the [`Policy`] trait, tasks
+//!   named by id (how the simulator and the AxRT system use it);
+//! * `axrt-adapter` — the same policy behind `axsched::BaseScheduler` with `Arc` tasks
+//!   ([`AxrtScheduler`], only with `--features axsched`): the like-for-like comparison with
+//!   axsched, whose schedulers also move `Arc`s;
+//! * `axsched-fifo`, `axsched-rr`, `axsched-cfs` — axsched 0.3's `FifoScheduler`,
+//!   `RRScheduler` and `CFScheduler`.
+//!
+//! One iteration = pick the next task and put it back (a yield), the round-robin steady state.
+//! Tasks are spread over 8 priority levels for the AxRT variants.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use axrt_policy::policies::RtPolicy;
+use axrt_policy::policy::{Policy, TaskParams};
+use axrt_policy::types::TaskId;
+use axsched::BaseScheduler;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+
+const SIZES: [usize; 3] = [10, 1_000, 100_000];
+
+/// Times pick+put on `sched` (already holding its tasks) under `name`/`n`.
+fn bench_axsched<S: BaseScheduler>(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    n: usize,
+    mut sched: S,
+) {
+    let mut g = c.benchmark_group(group);
+    g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+        b.iter(|| {
+            let t = sched.pick_next_task().unwrap();
+            sched.put_prev_task(black_box(t), false);
+        })
+    });
+    g.finish();
+}
+
+fn pick_put(c: &mut Criterion) {
+    for n in SIZES {
+        let group = "pick_put";
+
+        let mut rt = RtPolicy::default();
+        rt.reserve(n);
+        for i in 0..n {
+            let p = TaskParams::new().with_prio(128);
+            rt.enqueue(0, TaskId(i as u32), &p);
+        }
+        let mut g = c.benchmark_group(group);
+        let mut now = 0u64;
+        g.bench_with_input(BenchmarkId::new("axrt-rt", n), &n, |b, _| {
+            b.iter(|| {
+                let t = rt.pick_next(now).unwrap();
+                now += 1_000;
+                rt.put_prev(now, black_box(t), 1_000, false);
+            })
+        });
+        g.finish();
+
+        let mut q = axrt_policy::ReadyQueue::with_capacity(n);
+        for i in 0..n {
+            q.push_back(TaskId(i as u32), 128);
+        }
+        let mut g = c.benchmark_group(group);
+        g.bench_with_input(BenchmarkId::new("axrt-queue", n), &n, |b, _| {
+            b.iter(|| {
+                let (t, p) = q.pop_first().unwrap();
+                q.push_back(black_box(t), p);
+            })
+        });
+        g.finish();
+
+        #[cfg(feature = "axsched")]
+        {
+            use axrt_policy::axsched_adapter::{AxrtScheduler, AxrtTask};
+            let mut s = AxrtScheduler::<usize, 5>::new();
+            for i in 0..n {
+                s.add_task(Arc::new(AxrtTask::new(i)));
+            }
+            bench_axsched(c, group, "axrt-adapter", n, s);
+        }
+
+        let mut s = axsched::FifoScheduler::new();
+        for i in 0..n {
+            s.add_task(Arc::new(axsched::FifoTask::new(i)));
+        }
+        bench_axsched(c, group, "axsched-fifo", n, s);
+
+        let mut s = axsched::RRScheduler::<usize, 5>::new();
+        for i in 0..n {
+            s.add_task(Arc::new(axsched::RRTask::new(i)));
+        }
+        bench_axsched(c, group, "axsched-rr", n, s);
+
+        let mut s = axsched::CFScheduler::new();
+        for i in 0..n {
+            s.add_task(Arc::new(axsched::CFSTask::new(i)));
+        }
+        bench_axsched(c, group, "axsched-cfs", n, s);
+    }
+}
+
+criterion_group!(benches, pick_put);
+criterion_main!(benches);
