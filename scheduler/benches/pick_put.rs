@@ -9,7 +9,7 @@
 //!   `RRScheduler` and `CFScheduler`.
 //!
 //! One iteration = pick the next task and put it back (a yield), the round-robin steady state.
-//! Tasks are spread over 8 priority levels for the AxRT variants.
+//! All AxRT tasks share one priority level, so every variant cycles through all `n` tasks.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -57,19 +57,6 @@ fn pick_put(c: &mut Criterion) {
                 let t = rt.pick_next(now).unwrap();
                 now += 1_000;
                 rt.put_prev(now, black_box(t), 1_000, false);
-            })
-        });
-        g.finish();
-
-        let mut q = axrt_policy::ReadyQueue::with_capacity(n);
-        for i in 0..n {
-            q.push_back(TaskId(i as u32), 128);
-        }
-        let mut g = c.benchmark_group(group);
-        g.bench_with_input(BenchmarkId::new("axrt-queue", n), &n, |b, _| {
-            b.iter(|| {
-                let (t, p) = q.pop_first().unwrap();
-                q.push_back(black_box(t), p);
             })
         });
         g.finish();

@@ -33,21 +33,24 @@ pub enum Discipline {
     Priority,
 }
 
+/// `RtTask::slice` value for "no slice" (kept as a plain `Time` so the entry stays 24 bytes).
+const NO_SLICE: Time = Time::MAX;
+
 /// Per-task state.
 #[derive(Clone, Copy, Debug)]
 struct RtTask {
-    /// Level the task is queued at (0 under the one-level disciplines).
-    level: Prio,
-    /// Full slice, `None` for no slice.
-    slice: Option<Time>,
     /// Part of the current slice already used.
     used: Time,
+    /// Full slice, [`NO_SLICE`] for none.
+    slice: Time,
+    /// Level the task is queued at (0 under the one-level disciplines).
+    level: Prio,
 }
 
 const FRESH: RtTask = RtTask {
-    level: DEFAULT_PRIO,
-    slice: None,
     used: 0,
+    slice: NO_SLICE,
+    level: DEFAULT_PRIO,
 };
 
 /// The AxRT single-queue policy (and, configured by [`Discipline`], FIFO and round robin).
@@ -94,15 +97,13 @@ impl RtPolicy {
         self.queue.prio_of(task)
     }
 
-    /// Level and slice `params` give under this discipline.
-    fn placement(&self, params: &TaskParams) -> (Prio, Option<Time>) {
+    /// Level and slice ([`NO_SLICE`] for none) `params` give under this discipline.
+    fn placement(&self, params: &TaskParams) -> (Prio, Time) {
+        let slice = params.slice.unwrap_or(self.default_slice).min(NO_SLICE - 1);
         match self.discipline {
-            Discipline::Fifo => (0, None),
-            Discipline::RoundRobin => (0, Some(params.slice.unwrap_or(self.default_slice))),
-            Discipline::Priority => (
-                params.prio,
-                Some(params.slice.unwrap_or(self.default_slice)),
-            ),
+            Discipline::Fifo => (0, NO_SLICE),
+            Discipline::RoundRobin => (0, slice),
+            Discipline::Priority => (params.prio, slice),
         }
     }
 
@@ -146,9 +147,9 @@ impl Policy for RtPolicy {
         debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
         let (level, slice) = self.placement(params);
         *self.task_mut(task) = RtTask {
-            level,
-            slice,
             used: 0,
+            slice,
+            level,
         };
         self.queue.push_back(task, level);
     }
@@ -174,7 +175,7 @@ impl Policy for RtPolicy {
             return;
         };
         t.used = t.used.saturating_add(ran);
-        let keeps_turn = preempted && t.slice.is_none_or(|s| t.used < s);
+        let keeps_turn = preempted && t.used < t.slice;
         let level = t.level;
         if keeps_turn {
             self.queue.push_front(task, level);
@@ -214,12 +215,12 @@ impl Policy for RtPolicy {
             Some((c, at)) if c == current => now.saturating_sub(at),
             _ => 0,
         };
-        best == t.level && t.slice.is_some_and(|s| t.used.saturating_add(since) >= s)
+        best == t.level && t.slice != NO_SLICE && t.used.saturating_add(since) >= t.slice
     }
 
     fn slice_for(&self, task: TaskId) -> Option<Time> {
         let t = self.tasks.get(task.index())?;
-        t.slice.map(|s| s.saturating_sub(t.used))
+        (t.slice != NO_SLICE).then(|| t.slice.saturating_sub(t.used))
     }
 
     fn set_params(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
