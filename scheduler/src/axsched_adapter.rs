@@ -17,7 +17,7 @@
 //! axrt-policy = { version = "0.1", optional = true, features = ["axsched"] }
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // modules/axtask/src/api.rs, in the `cfg_if!` that chooses `AxTask` and `Scheduler`
 //! } else if #[cfg(feature = "sched-rt")] {
 //!     const MAX_TIME_SLICE: usize = 5; // timer ticks per slice
