@@ -424,6 +424,14 @@ mod tests {
     }
 
     #[test]
+    fn task_is_sync_and_scheduler_is_send_for_a_sync_inner_task() {
+        fn sync_send<X: Sync + Send>() {}
+        fn send<X: Send>() {}
+        sync_send::<AxrtTask<usize>>();
+        send::<AxrtScheduler<usize, 5>>();
+    }
+
+    #[test]
     fn yield_with_many_tasks() {
         const N: usize = 100_000;
         let mut s = AxrtScheduler::<usize, 5>::new();
