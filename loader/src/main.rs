@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// main.rs - entry point of scx_axrt: parse the command line, refuse early when sched_ext is
-// missing or taken, then load the BPF tier and keep it attached until SIGINT/SIGTERM or until
-// the kernel ends it, reloading when the kernel asks for a restart.
+// main.rs - entry point of scx_axrt: parse the command line and the configuration (a bad one
+// exits 2 before anything touches the kernel), refuse early when sched_ext is missing or
+// taken, then load the BPF tier and keep it attached until SIGINT/SIGTERM or until the kernel
+// ends it, reloading when the kernel asks for a restart. While attached, the loop below keeps
+// the VM and thread maps in step with the host (discovery), prints --stats and answers the
+// stats server; `--monitor` instead only reads the statistics of an instance already running.
 
 //! `scx_axrt`: the user-space tier of the AxRT sched_ext scheduler.
 
 mod bpf_intf;
 mod bpf_skel;
 mod cli;
+mod config;
+mod discovery;
 mod exit;
 mod logger;
+mod maps;
 mod preflight;
 mod sched;
+mod stats;
 
 use std::io::Write;
 use std::mem::MaybeUninit;
@@ -20,20 +27,25 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anyhow::Result;
 use clap::Parser;
+use scx_stats::prelude::StatsServer;
 
 use crate::cli::Opts;
+use crate::config::{Config, ConfigError};
+use crate::discovery::{Host, State};
+use crate::maps::Maps;
 use crate::sched::{Scheduler, OPS_NAME};
+use crate::stats::{Report, Sample};
+
+/// Exit status for a configuration that cannot be used (nothing was loaded).
+const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    let opts = Opts::parse();
+    let mut opts = Opts::parse();
     logger::init(opts.verbose);
-
-    if let Err(refusal) = preflight::check(Path::new(preflight::SYSFS_ROOT)) {
-        eprintln!("{refusal}");
-        return ExitCode::FAILURE;
-    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -41,6 +53,50 @@ fn main() -> ExitCode {
         eprintln!("scx_axrt: cannot install the SIGINT/SIGTERM handler: {e}; nothing was loaded");
         return ExitCode::FAILURE;
     }
+
+    if let Some(secs) = opts.monitor {
+        return match stats::monitor(Duration::from_secs_f64(secs), opts.json, &stop) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scx_axrt: monitor: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    // Everything about the configuration is settled before the kernel is touched.
+    let host = Host::real(online_cpus());
+    let cfg = match &opts.config {
+        Some(path) => match Config::load(path, host.cpus) {
+            Ok(cfg) => cfg,
+            Err(e) => return config_refusal(&e),
+        },
+        None => Config::host_only(host.cpus),
+    };
+    opts.apply_config(&cfg);
+    let (first, findings) = discovery::scan(&cfg, &host, &State::default());
+    if let Err(e) = check_matches(&cfg, &first, opts.strict) {
+        return config_refusal(&e);
+    }
+    report_findings(&cfg, &findings);
+    if opts.check {
+        print_summary(&cfg, &opts, &first);
+        return ExitCode::SUCCESS;
+    }
+
+    if let Err(refusal) = preflight::check(Path::new(preflight::SYSFS_ROOT)) {
+        eprintln!("{refusal}");
+        return ExitCode::FAILURE;
+    }
+
+    let server = match StatsServer::new(stats::server_data()).launch() {
+        Ok(server) => Some(server),
+        Err(e) => {
+            log::warn!("no stats server, --monitor will not work: {e:#}");
+            None
+        }
+    };
+    let mut brain = Brain::new(&cfg, &host, &opts, server.as_ref());
 
     let mut open_object = MaybeUninit::uninit();
     loop {
@@ -51,9 +107,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        announce(&opts);
+        announce(&opts, &cfg);
 
-        let info = match sched.run(&stop) {
+        // A fresh load has empty maps: discovery starts over.
+        brain.reset();
+        let info = match sched.run_with(&stop, |maps| brain.tick(maps)) {
             Ok(info) => info,
             Err(e) => {
                 eprintln!("scx_axrt: {e:#}");
@@ -79,8 +137,193 @@ fn main() -> ExitCode {
     }
 }
 
+/// The user-space tier while the BPF tier is attached: discovery, --stats, the stats server.
+struct Brain<'a> {
+    cfg: &'a Config,
+    host: &'a Host,
+    opts: &'a Opts,
+    /// The stats server: its connections ask this loop for samples.
+    server: Option<&'a StatsServer<(), Sample>>,
+    start: Instant,
+    /// What the maps hold.
+    applied: State,
+    last_scan: Option<Instant>,
+    /// When --stats last printed, and the sample it printed up to.
+    last_print: Option<(Instant, Sample)>,
+}
+
+impl<'a> Brain<'a> {
+    fn new(
+        cfg: &'a Config,
+        host: &'a Host,
+        opts: &'a Opts,
+        server: Option<&'a StatsServer<(), Sample>>,
+    ) -> Self {
+        Brain {
+            cfg,
+            host,
+            opts,
+            server,
+            start: Instant::now(),
+            applied: State::default(),
+            last_scan: None,
+            last_print: None,
+        }
+    }
+
+    /// Forgets what was written: the maps of a new load are empty.
+    fn reset(&mut self) {
+        self.applied = State::default();
+        self.last_scan = None;
+        self.last_print = None;
+    }
+
+    /// Called every poll period while attached: rescans when due, answers the stats server,
+    /// prints --stats when due.
+    fn tick(&mut self, maps: &Maps) -> Result<()> {
+        if self
+            .last_scan
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(self.opts.rescan_ms))
+        {
+            self.last_scan = Some(Instant::now());
+            self.rescan(maps);
+        }
+        if let Some((tx, rx)) = self.server.map(|s| s.channels()) {
+            // Requests in, samples out.
+            while rx.try_recv().is_ok() {
+                tx.send(self.sample(maps)?)?;
+            }
+        }
+        if let Some(secs) = self.opts.stats {
+            let due = self
+                .last_print
+                .as_ref()
+                .is_none_or(|(t, _)| t.elapsed() >= Duration::from_secs_f64(secs));
+            if due {
+                let cur = self.sample(maps)?;
+                if let Some((_, prev)) = &self.last_print {
+                    Report::between(prev, &cur).print(self.opts.json, &mut std::io::stdout())?;
+                }
+                self.last_print = Some((Instant::now(), cur));
+            }
+        }
+        Ok(())
+    }
+
+    /// One discovery pass: scans, writes the difference, returns what the maps now hold.
+    fn rescan(&mut self, maps: &Maps) {
+        let (next, findings) = discovery::scan(self.cfg, self.host, &self.applied);
+        if next == self.applied {
+            return;
+        }
+        match discovery::apply(self.cfg, &self.applied, &next, maps) {
+            Ok(_) => {
+                for line in discovery::describe_changes(self.cfg, &self.applied, &next) {
+                    eprintln!("scx_axrt: {line}");
+                }
+                report_findings(self.cfg, &findings);
+                self.applied = next;
+            }
+            // Sets are idempotent and removals of absent entries succeed: retry next time.
+            Err(e) => log::warn!("cannot update the VM maps: {e:#}"),
+        }
+    }
+
+    /// The cumulative statistics now, grouped by VM.
+    fn sample(&self, maps: &Maps) -> Result<Sample> {
+        let host = maps.read_host()?;
+        let groups = maps.read_groups()?;
+        let at_ns = self.start.elapsed().as_nanos() as u64;
+        Ok(Sample::build(self.cfg, &self.applied, host, &groups, at_ns))
+    }
+}
+
+/// A VM whose glob matches nothing at start: an error with --strict, else a warning (the VM
+/// may be started later; discovery keeps looking).
+fn check_matches(cfg: &Config, found: &State, strict: bool) -> Result<(), ConfigError> {
+    for (i, vm) in cfg.vms.iter().enumerate() {
+        if found.cgroups_of(i) > 0 {
+            continue;
+        }
+        let e = ConfigError {
+            file: cfg.file.clone().unwrap_or_default(),
+            line: vm.line,
+            field: format!("vm[{i}].cgroup"),
+            message: format!(
+                "\"{}\" matches no cgroup below {}",
+                vm.cgroup,
+                discovery::CGROUP_ROOT
+            ),
+        };
+        if strict {
+            return Err(e);
+        }
+        eprintln!("scx_axrt: warning: {e} (yet: it is picked up when it appears)");
+    }
+    Ok(())
+}
+
+/// Prints what a scan found that the user must know once.
+fn report_findings(cfg: &Config, f: &discovery::Findings) {
+    for (vm, path, why) in &f.refused {
+        eprintln!(
+            "scx_axrt: warning: vm {}: cgroup {path} left in the host group: {why}",
+            cfg.vms[*vm].params.name
+        );
+    }
+    for (owner, other, path) in &f.nested {
+        eprintln!(
+            "scx_axrt: warning: cgroup {path} matches vm {} but lies inside vm {}; it stays with vm {}",
+            cfg.vms[*other].params.name,
+            cfg.vms[*owner].params.name,
+            cfg.vms[*owner].params.name
+        );
+    }
+}
+
+/// Refuses a configuration: its one line on stderr, exit status 2.
+fn config_refusal(e: &ConfigError) -> ExitCode {
+    eprintln!("scx_axrt: {e}; nothing was loaded");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// `--check`: what the configuration sets up, on this host, now.
+fn print_summary(cfg: &Config, opts: &Opts, found: &State) {
+    println!(
+        "scx_axrt: configuration {} is valid: slice {} us, reserve {} ms, host priority {}, {} CPUs",
+        cfg.file.as_deref().unwrap_or("(none)"),
+        opts.slice_ns() / 1000,
+        opts.reserve_ms(),
+        opts.host_priority,
+        cfg.system.cpus
+    );
+    for (i, vm) in cfg.vms.iter().enumerate() {
+        let p = &vm.params;
+        let budget = p.budget_pair().map_or("no budget".to_string(), |(q, per)| {
+            format!(
+                "budget {} us per {} us ({:?})",
+                q / 1000,
+                per / 1000,
+                p.overrun
+            )
+        });
+        println!(
+            "  vm {}: priority {}, {budget}, cgroup \"{}\": {} found now",
+            p.name,
+            p.priority,
+            vm.cgroup,
+            found.cgroups_of(i)
+        );
+    }
+    let threads = found.tasks.len();
+    println!(
+        "  {} [[task]] rules, {threads} threads matched now",
+        cfg.tasks.len()
+    );
+}
+
 /// Prints the line that says the scheduler is in charge (tests wait for it), and flushes it.
-fn announce(opts: &Opts) {
+fn announce(opts: &Opts, cfg: &Config) {
     let read = |path: String| {
         std::fs::read_to_string(path)
             .ok()
@@ -91,7 +334,20 @@ fn announce(opts: &Opts) {
     let kernel = read("/proc/sys/kernel/osrelease".into()).unwrap_or("unknown".into());
     println!("scx_axrt: active (ops {ops}, kernel {kernel})");
     if opts.verbose {
-        eprintln!("scx_axrt: slice {} us", opts.slice_us);
+        eprintln!(
+            "scx_axrt: slice {} us, reserve {} ms, {} vms, {} task rules",
+            opts.slice_ns() / 1000,
+            opts.reserve_ms(),
+            cfg.vms.len(),
+            cfg.tasks.len()
+        );
     }
     let _ = std::io::stdout().flush();
+}
+
+/// Number of online CPUs (at least 1).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
 }

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// stats.rs - the statistics scx_axrt shows: per VM and for the host group, over an interval,
+// the CPU share, throttles, replenishments, deadline and supply misses, reserve grants and
+// wakeup-latency percentiles. A `Sample` is the cumulative counters at one moment (read from
+// the BPF maps, grouped by VM); a `Report` is the difference of two samples. The same report
+// is printed by --stats (a table or, with --json, one JSON object per line) and served over
+// scx_stats' UNIX socket, from which --monitor reads it in another process.
+
+//! Samples, interval reports, their text and JSON forms, the stats server and --monitor.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use scx_stats::prelude::*;
+use scx_stats_derive::Stats;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::discovery::State;
+use crate::maps::{GroupState, GroupStats};
+
+/// Name of the group of every task outside the configured VMs.
+pub const HOST: &str = "host";
+
+/// Cumulative counters of every group at one moment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    /// Monotonic time of the reading, ns.
+    pub at_ns: u64,
+    /// Groups in display order: VMs in file order, other BPF groups, then the host group.
+    pub groups: Vec<GroupSample>,
+}
+
+/// One group's counters in a [`Sample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSample {
+    /// VM name, `host`, or `cgroup:ID` for a group the configuration does not name (a cgroup
+    /// with a cpu.max budget).
+    pub name: String,
+    /// Number of cgroups that make up the group now (0 for a VM not found yet).
+    pub cgroups: u64,
+    /// Counters since the scheduler started, summed over the group's cgroups.
+    pub stats: GroupStats,
+}
+
+impl Sample {
+    /// Groups the BPF tier's per-cgroup statistics by VM. `state` says which cgroup is which
+    /// VM's; every VM of `cfg` appears, found or not.
+    pub fn build(
+        cfg: &Config,
+        state: &State,
+        host: GroupStats,
+        groups: &[(GroupState, GroupStats)],
+        at_ns: u64,
+    ) -> Self {
+        let mut out: Vec<GroupSample> = cfg
+            .vms
+            .iter()
+            .map(|vm| GroupSample {
+                name: vm.params.name.clone(),
+                cgroups: 0,
+                stats: GroupStats::default(),
+            })
+            .collect();
+        for (gs, st) in groups {
+            let slot = match state.vm_of(gs.cgid) {
+                Some(vm) => vm,
+                None => {
+                    let name = format!("cgroup:{}", gs.cgid);
+                    match out.iter().position(|g| g.name == name) {
+                        Some(i) => i,
+                        None => {
+                            out.push(GroupSample {
+                                name,
+                                cgroups: 0,
+                                stats: GroupStats::default(),
+                            });
+                            out.len() - 1
+                        }
+                    }
+                }
+            };
+            out[slot].cgroups += 1;
+            out[slot].stats.add(st);
+        }
+        out.push(GroupSample {
+            name: HOST.into(),
+            cgroups: 0,
+            stats: host,
+        });
+        Sample { at_ns, groups: out }
+    }
+}
+
+/// Statistics of every group over one interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+#[stat(top, desc = "scx_axrt statistics over one interval")]
+pub struct Report {
+    /// Length of the interval.
+    #[stat(desc = "length of the interval (s)")]
+    pub interval_s: f64,
+    /// One entry per group, VMs first, the host group last.
+    #[stat(desc = "per group (VM, host)")]
+    pub groups: Vec<GroupReport>,
+}
+
+/// One group over one interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+#[stat(desc = "one group (a VM or the host group) over the interval")]
+pub struct GroupReport {
+    /// VM name, `host`, or `cgroup:ID`.
+    #[stat(desc = "group name")]
+    pub name: String,
+    /// Cgroups making up the group at the end of the interval.
+    #[stat(desc = "cgroups making up the group")]
+    pub cgroups: u64,
+    /// CPU time used, in percent of one CPU over the interval (200 = two CPUs).
+    #[stat(desc = "CPU time, % of one CPU")]
+    pub cpu_pct: f64,
+    /// Times the budget ran out.
+    #[stat(desc = "budget exhaustions")]
+    pub throttles: u64,
+    /// Period boundaries that refilled the budget.
+    #[stat(desc = "budget replenishments")]
+    pub replenishments: u64,
+    /// Jobs that missed their deadline (per-task contracts; 0 until the BPF tier tracks jobs).
+    #[stat(desc = "job deadline misses")]
+    pub deadline_misses: u64,
+    /// Reservation windows whose supply fell short (0 until the BPF tier tracks windows).
+    #[stat(desc = "reservation supply misses")]
+    pub supply_misses: u64,
+    /// Slices given by the starvation reserve.
+    #[stat(desc = "starvation reserve grants")]
+    pub reserve_grants: u64,
+    /// Times a task of the group was given a CPU.
+    #[stat(desc = "dispatches")]
+    pub dispatches: u64,
+    /// CPUs preempted for a task of the group.
+    #[stat(desc = "preemptions")]
+    pub preemptions: u64,
+    /// Wakeups measured (samples in the latency histogram).
+    #[stat(desc = "wakeups measured")]
+    pub wakeups: u64,
+    /// Median wakeup latency: upper bound of its log2 bucket, µs (0 without wakeups).
+    #[stat(desc = "wakeup latency p50 upper bound (us)")]
+    pub lat_p50_us: f64,
+    /// 99th-percentile wakeup latency: upper bound of its log2 bucket, µs.
+    #[stat(desc = "wakeup latency p99 upper bound (us)")]
+    pub lat_p99_us: f64,
+}
+
+impl Report {
+    /// What happened between `prev` and `cur`. Groups are matched by name; a group absent
+    /// from `prev` counts from zero, and counters that went backwards (a VM's cgroup vanished
+    /// with its counters) count as zero.
+    pub fn between(prev: &Sample, cur: &Sample) -> Self {
+        let span_ns = cur.at_ns.saturating_sub(prev.at_ns);
+        let groups = cur
+            .groups
+            .iter()
+            .map(|g| {
+                let before = prev
+                    .groups
+                    .iter()
+                    .find(|p| p.name == g.name)
+                    .map(|p| p.stats)
+                    .unwrap_or_default();
+                GroupReport::new(g, &delta(&g.stats, &before), span_ns)
+            })
+            .collect();
+        Report {
+            interval_s: span_ns as f64 / 1e9,
+            groups,
+        }
+    }
+
+    /// The report as a table, one line per group after a header.
+    pub fn format_table(&self) -> String {
+        let mut s = format!(
+            "scx_axrt: {:.2}s\n{:<16} {:>7} {:>4} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8}\n",
+            self.interval_s,
+            "group",
+            "cpu%",
+            "cgs",
+            "throttle",
+            "replenish",
+            "dl_miss",
+            "sup_miss",
+            "reserve",
+            "wakeups",
+            "lat_p50",
+            "lat_p99",
+        );
+        for g in &self.groups {
+            s.push_str(&format!(
+                "{:<16} {:>7.1} {:>4} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8}\n",
+                g.name,
+                g.cpu_pct,
+                g.cgroups,
+                g.throttles,
+                g.replenishments,
+                g.deadline_misses,
+                g.supply_misses,
+                g.reserve_grants,
+                g.wakeups,
+                format_us(g.lat_p50_us, g.wakeups),
+                format_us(g.lat_p99_us, g.wakeups),
+            ));
+        }
+        s
+    }
+
+    /// The report as one line of JSON.
+    pub fn format_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Writes the report in the chosen form.
+    pub fn print(&self, json: bool, out: &mut impl Write) -> std::io::Result<()> {
+        if json {
+            writeln!(out, "{}", self.format_json())?;
+        } else {
+            write!(out, "{}", self.format_table())?;
+        }
+        out.flush()
+    }
+}
+
+impl GroupReport {
+    fn new(g: &GroupSample, d: &GroupStats, span_ns: u64) -> Self {
+        let wakeups: u64 = d.lat_hist.iter().sum();
+        let pct_us = |q: f64| d.lat_quantile_ns(q).map_or(0.0, |ns| ns as f64 / 1000.0);
+        GroupReport {
+            name: g.name.clone(),
+            cgroups: g.cgroups,
+            cpu_pct: if span_ns == 0 {
+                0.0
+            } else {
+                d.runtime_ns as f64 * 100.0 / span_ns as f64
+            },
+            throttles: d.throttles,
+            replenishments: d.replenishments,
+            deadline_misses: 0,
+            supply_misses: 0,
+            reserve_grants: d.reserve_grants,
+            dispatches: d.dispatches,
+            preemptions: d.preemptions,
+            wakeups,
+            lat_p50_us: pct_us(0.50),
+            lat_p99_us: pct_us(0.99),
+        }
+    }
+}
+
+/// `cur - prev`, field by field, never below zero.
+fn delta(cur: &GroupStats, prev: &GroupStats) -> GroupStats {
+    let mut d = *cur;
+    d.runtime_ns = cur.runtime_ns.saturating_sub(prev.runtime_ns);
+    d.dispatches = cur.dispatches.saturating_sub(prev.dispatches);
+    d.preemptions = cur.preemptions.saturating_sub(prev.preemptions);
+    d.throttles = cur.throttles.saturating_sub(prev.throttles);
+    d.replenishments = cur.replenishments.saturating_sub(prev.replenishments);
+    d.reserve_grants = cur.reserve_grants.saturating_sub(prev.reserve_grants);
+    for (a, b) in d.lat_hist.iter_mut().zip(prev.lat_hist.iter()) {
+        *a = a.saturating_sub(*b);
+    }
+    d
+}
+
+/// A latency bound in µs for the table: "≤16us", "≤1.0ms"; "-" without wakeups.
+fn format_us(us: f64, wakeups: u64) -> String {
+    if wakeups == 0 {
+        "-".into()
+    } else if us < 1000.0 {
+        format!("<={us:.0}us")
+    } else {
+        format!("<={:.1}ms", us / 1000.0)
+    }
+}
+
+/// The stats server's data: each client connection keeps its own previous sample, so every
+/// request reports the interval since that client's last one. The scheduler's loop answers
+/// each `()` request with a fresh [`Sample`].
+pub fn server_data() -> StatsServerData<(), Sample> {
+    let open: Box<dyn StatsOpener<(), Sample>> = Box::new(|(req, res)| {
+        req.send(())?;
+        let mut prev = res.recv()?;
+        let read: Box<dyn StatsReader<(), Sample>> = Box::new(move |_args, (req, res)| {
+            req.send(())?;
+            let cur = res.recv()?;
+            let report = Report::between(&prev, &cur);
+            prev = cur;
+            report.to_json()
+        });
+        Ok(read)
+    });
+    StatsServerData::new()
+        .add_meta(Report::meta())
+        .add_meta(GroupReport::meta())
+        .add_ops("top", StatsOps { open, close: None })
+}
+
+/// `--monitor`: prints the reports of the scx_axrt already running every `interval` until
+/// `stop` is set (retrying while no instance is running).
+pub fn monitor(interval: Duration, json: bool, stop: &AtomicBool) -> Result<()> {
+    scx_utils::monitor_stats::<Report>(
+        &[],
+        interval,
+        || stop.load(Ordering::Relaxed),
+        |report| Ok(report.print(json, &mut std::io::stdout())?),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::GroupEntry;
+    use crate::maps::Overrun;
+
+    const CFG: &str =
+        "[[vm]]\nname = \"control\"\ncgroup = \"c*\"\nquota_us = 3000\nperiod_us = 10000\n\
+                       [[vm]]\nname = \"batch\"\ncgroup = \"b*\"\n";
+
+    fn cfg() -> Config {
+        Config::parse(CFG, "t.toml", 4).unwrap()
+    }
+
+    fn state(cgid: u64) -> GroupState {
+        GroupState {
+            cgid,
+            slot: 1,
+            quota_ns: 0,
+            period_ns: 0,
+            budget_ns: 0,
+            prio: 0,
+            overrun: Overrun::Throttle,
+            throttled: false,
+            nr_running: 0,
+        }
+    }
+
+    fn stats(runtime_ns: u64, throttles: u64, lat: &[(usize, u64)]) -> GroupStats {
+        let mut s = GroupStats {
+            runtime_ns,
+            throttles,
+            replenishments: throttles * 2,
+            reserve_grants: 1,
+            ..GroupStats::default()
+        };
+        for &(b, n) in lat {
+            s.lat_hist[b] = n;
+        }
+        s
+    }
+
+    fn discovered() -> State {
+        let mut st = State::default();
+        for (cgid, vm) in [(10, 0), (11, 0)] {
+            let path = format!("c{cgid}");
+            st.groups.insert(cgid, GroupEntry { vm, path });
+        }
+        st
+    }
+
+    #[test]
+    fn samples_group_cgroups_by_vm() {
+        let groups = [
+            (state(10), stats(100, 1, &[(10, 1)])),
+            (state(11), stats(50, 2, &[(10, 1)])),
+            (state(99), stats(7, 0, &[])),
+        ];
+        let s = Sample::build(&cfg(), &discovered(), stats(1, 0, &[]), &groups, 5);
+        let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["control", "batch", "cgroup:99", "host"]);
+        assert_eq!(s.groups[0].cgroups, 2);
+        assert_eq!(s.groups[0].stats.runtime_ns, 150);
+        assert_eq!(s.groups[0].stats.throttles, 3);
+        assert_eq!(s.groups[0].stats.lat_hist[10], 2);
+        assert_eq!(s.groups[1].cgroups, 0);
+        assert_eq!(s.groups[2].stats.runtime_ns, 7);
+    }
+
+    fn sample(at_ns: u64, control: GroupStats, host: GroupStats) -> Sample {
+        let groups = [(state(10), control)];
+        Sample::build(&cfg(), &discovered(), host, &groups, at_ns)
+    }
+
+    #[test]
+    fn reports_are_differences_over_the_interval() {
+        let prev = sample(
+            1_000_000_000,
+            stats(100_000_000, 1, &[(9, 10)]),
+            stats(0, 0, &[]),
+        );
+        // 2 s later: control ran 0.6 s more (30 % of one CPU), 99 wakeups in [512, 1024) ns
+        // and one in [2^20, 2^21) ns on top of the earlier 10.
+        let cur = sample(
+            3_000_000_000,
+            stats(700_000_000, 4, &[(9, 109), (20, 1)]),
+            stats(3_000_000_000, 0, &[]),
+        );
+        let r = Report::between(&prev, &cur);
+        assert_eq!(r.interval_s, 2.0);
+        let c = &r.groups[0];
+        assert_eq!(c.name, "control");
+        assert!((c.cpu_pct - 30.0).abs() < 1e-9, "{}", c.cpu_pct);
+        assert_eq!(c.throttles, 3);
+        assert_eq!(c.replenishments, 6);
+        assert_eq!(c.reserve_grants, 0);
+        assert_eq!(c.wakeups, 100);
+        assert_eq!(c.lat_p50_us, 1.024);
+        assert_eq!(c.lat_p99_us, 1.024);
+        let host = r.groups.last().unwrap();
+        assert_eq!(host.name, HOST);
+        assert!((host.cpu_pct - 150.0).abs() < 1e-9);
+        assert_eq!(host.wakeups, 0);
+        assert_eq!(host.lat_p99_us, 0.0);
+    }
+
+    #[test]
+    fn the_p99_reaches_the_tail_bucket() {
+        let prev = sample(0, GroupStats::default(), GroupStats::default());
+        let cur = sample(1, stats(0, 0, &[(9, 98), (20, 2)]), GroupStats::default());
+        let c = &Report::between(&prev, &cur).groups[0];
+        assert_eq!(c.lat_p50_us, 1.024);
+        assert_eq!(c.lat_p99_us, 2097.152);
+    }
+
+    #[test]
+    fn counters_that_go_backwards_count_as_zero() {
+        let prev = sample(0, stats(500, 5, &[(3, 5)]), GroupStats::default());
+        let cur = sample(10, stats(100, 1, &[(3, 1)]), GroupStats::default());
+        let c = &Report::between(&prev, &cur).groups[0];
+        assert_eq!((c.cpu_pct, c.throttles, c.wakeups), (0.0, 0, 0));
+    }
+
+    #[test]
+    fn the_table_has_one_line_per_group_and_every_column() {
+        let prev = sample(0, GroupStats::default(), GroupStats::default());
+        let cur = sample(
+            2_000_000_000,
+            stats(600_000_000, 3, &[(13, 50), (22, 1)]),
+            stats(1_000_000_000, 0, &[]),
+        );
+        let text = Report::between(&prev, &cur).format_table();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2 + 3, "{text}");
+        assert_eq!(lines[0], "scx_axrt: 2.00s");
+        for col in [
+            "group",
+            "cpu%",
+            "throttle",
+            "replenish",
+            "dl_miss",
+            "sup_miss",
+            "reserve",
+            "lat_p50",
+            "lat_p99",
+        ] {
+            assert!(lines[1].contains(col), "{col} missing: {}", lines[1]);
+        }
+        let control: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            control,
+            ["control", "30.0", "1", "3", "6", "0", "0", "1", "51", "<=16us", "<=8.4ms"]
+        );
+        let batch: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(
+            batch,
+            ["batch", "0.0", "0", "0", "0", "0", "0", "0", "0", "-", "-"]
+        );
+        assert!(lines[4].starts_with("host "));
+    }
+
+    #[test]
+    fn json_is_one_line_that_reads_back() {
+        let prev = sample(0, GroupStats::default(), GroupStats::default());
+        let cur = sample(
+            1_000_000_000,
+            stats(10, 1, &[(5, 2)]),
+            GroupStats::default(),
+        );
+        let r = Report::between(&prev, &cur);
+        let line = r.format_json();
+        assert!(!line.contains('\n'));
+        assert!(line.contains("\"name\":\"control\"") && line.contains("\"supply_misses\":0"));
+        let back: Report = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn the_server_metadata_is_complete() {
+        // launch() verifies that every nested struct has its metadata; do the same here.
+        let meta = Report::meta();
+        assert!(meta.fields.contains_key("groups"));
+        assert!(GroupReport::meta().fields.contains_key("lat_p99_us"));
+    }
+}
