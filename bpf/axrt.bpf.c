@@ -1,43 +1,190 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * axrt.bpf.c - the kernel tier of scx_axrt, a sched_ext scheduler for KVM
- * vCPU threads (see spec/ARCHITECTURE.md, "Two tiers on Linux").
+ * vCPU threads (spec/ARCHITECTURE.md, "Two tiers on Linux"). It implements
+ * the AxRT semantics of spec/POLICY.md ("Choosing what runs", "Budgets"),
+ * the same ones the axrt-policy crate defines:
  *
- * Version 1 is a work-conserving global FIFO, the base the priority scheduler
- * grows from:
+ * Priorities. Every task has an effective priority 0 (best) .. 255. Tasks
+ * wait in priority order, FIFO within a level; a task that uses up its slice
+ * goes behind the others of its level, a preempted one keeps its turn. Two
+ * queue designs, chosen at load time (rodata queue_mode):
+ *   bitmap  a 256-bit bitmap of non-empty levels and one FIFO DSQ per level;
+ *           dispatch takes the lowest set bit's DSQ.
+ *   vtime   one DSQ ordered by key = prio << 52 | sequence; the sequence
+ *           grows for tail inserts and shrinks for head inserts.
+ * An idle CPU found in select_cpu takes the task directly (local DSQ).
  *
- *   select_cpu  the kernel's default idle-CPU pick; when the CPU it returns is
- *               idle, the task goes straight to that CPU's local DSQ and
- *               ops.enqueue() is skipped.
- *   enqueue     everything else joins the tail of one shared DSQ, and an idle
- *               CPU the task may use (if any) is kicked to come and take it.
- *   dispatch    a CPU that needs work takes the head of the shared DSQ; if the
- *               DSQ is empty and the previous task still wants the CPU, that
- *               task runs on for another slice.
- *   exit        the exit reason is recorded for user space (UEI).
+ * Preemption. cpu_prio[] holds the priority of what each CPU runs (set in
+ * running, cleared in stopping). A task enqueued while no CPU it may use is
+ * idle kicks (SCX_KICK_PREEMPT) the allowed CPU running the worst priority,
+ * if that is worse than its own.
  *
- * Every task gets the same slice, slice_ns, set by the loader before load.
- * The shape to keep as the policy grows: queue_task() decides where a task
- * waits, pick_next() decides what a CPU takes, and both count what they did.
+ * Groups (VMs). A group is a cgroup and everything below it: the nearest
+ * ancestor cgroup that has a spec (axrt_group_spec, written by the loader)
+ * or a cpu.max budget (axrt_cgroup_bw). Each group has a slot in axrt_groups
+ * with its budget and a bpf_timer firing at each period boundary. Every ns a
+ * task runs is charged to its group (running/tick/stopping); a budgeted
+ * task's slice is capped at its group's remaining budget (shared among the
+ * group's running tasks). At zero the group is throttled at once: its CPUs
+ * are kicked, its queued tasks are parked (DSQ AXRT_DSQ_PARK + slot) or, in
+ * background mode, demoted to AXRT_DSQ_BG, which a CPU takes only when it
+ * would otherwise idle. The timer refills the budget (no carry-over) and
+ * moves the parked tasks back.
+ *
+ * Starvation reserve. A timer every reserve/4 looks at the oldest waiting
+ * tasks; one that waited longer than reserve_ns moves to AXRT_DSQ_RESERVE,
+ * which every dispatch serves first, and a CPU is kicked for it. This keeps
+ * every wait far below the watchdog timeout.
+ *
+ * Statistics: per-CPU counters (axrt_stats), per-group per-CPU stats with a
+ * log2 wakeup-latency histogram (axrt_group_stats), and an event ring
+ * buffer (axrt_events). Layouts are in intf.h.
  */
 #include <scx/common.bpf.h>
 #include "intf.h"
 
 char _license[] SEC("license") = "GPL";
 
-/* Time slice for every task, in ns; written by the loader before load. */
+/* Written by the loader before load (loader/src/sched.rs). */
 const volatile u64 slice_ns = AXRT_SLICE_NS_DFL;
+const volatile u32 queue_mode = AXRT_QUEUE_BITMAP;
+const volatile u64 reserve_ns = AXRT_RESERVE_MS_DFL * 1000000ULL;
+const volatile u32 host_prio = AXRT_PRIO_HOST_DFL;
 
-/* Why and how the scheduler stopped, read by the loader after an exit. */
 UEI_DEFINE(uei);
 
-/* Per-CPU event counters indexed by enum axrt_stat (intf.h). */
+#define MAX_CPUS	1024		/* power of two: indices are masked */
+#define CPU_NONE_PRIO	AXRT_NR_PRIOS	/* cpu_prio[] of a CPU running nothing of ours */
+#define MAX_DEPTH	16		/* cgroup ancestors looked at for a group */
+#define SEQ_MID		(1ULL << 51)	/* vtime mode: tail seqs grow up, head seqs down */
+#define SEQ_MASK	((1ULL << 52) - 1)
+#define PRIO_SHIFT	52
+#define CLOCK_MONOTONIC	1
+#define TIMER_ABS	1		/* BPF_F_TIMER_ABS */
+
+/* ---- maps shared with user space (layouts in intf.h) ---- */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(key_size, sizeof(u32));
 	__uint(value_size, sizeof(u64));
 	__uint(max_entries, AXRT_NR_STATS);
 } axrt_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, u64);
+	__type(value, struct axrt_group_spec);
+	__uint(max_entries, 4096);
+} axrt_group_spec SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, u64);
+	__type(value, struct axrt_cgroup_bw);
+	__uint(max_entries, 4096);
+} axrt_cgroup_bw SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, s32);
+	__type(value, struct axrt_task_spec);
+	__uint(max_entries, 65536);
+} axrt_task_spec SEC(".maps");
+
+/* One u64: bumped (by the loader or by cgroup callbacks) to make tasks re-resolve. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, u32);
+	__type(value, u64);
+	__uint(max_entries, 1);
+} axrt_generation SEC(".maps");
+
+/* A group slot: what user space may read, then the replenishment timer. */
+struct group {
+	struct axrt_group_info info;
+	u64 next_boundary;	/* absolute time the timer is armed for */
+	u32 timer_armed;
+	u32 pad;
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, u32);
+	__type(value, struct group);
+	__uint(max_entries, AXRT_MAX_GROUPS);
+} axrt_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, u32);
+	__type(value, struct axrt_group_stats);
+	__uint(max_entries, AXRT_MAX_GROUPS);
+} axrt_group_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, AXRT_EVENTS_BYTES);
+} axrt_events SEC(".maps");
+
+/* ---- BPF-private state ---- */
+
+/* cgroup id -> group slot, for the cgroups that have one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, u64);
+	__type(value, u32);
+	__uint(max_entries, AXRT_MAX_GROUPS);
+} slot_of SEC(".maps");
+
+struct reserve_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, u32);
+	__type(value, struct reserve_timer);
+	__uint(max_entries, 1);
+} reserve_timer SEC(".maps");
+
+struct task_ctx {
+	u64 gen;		/* generation the fields below were resolved at; 0 = never */
+	u64 enq_ts;		/* when it started waiting; 0 = not waiting */
+	u64 last_charge;	/* last time its run time was charged */
+	u64 run_start;		/* when it last got a CPU */
+	u64 slice_given;	/* slice it got when it last started */
+	u64 slice_dfl;		/* its slice: an override or slice_ns */
+	u32 slot;		/* its group's slot, AXRT_HOST_SLOT if none */
+	u32 prio;		/* effective priority */
+	u32 head;		/* preempted before its slice ended: keeps its turn */
+	u32 reserve;		/* 1: rescued by the reserve, 2: running on that grant */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+/* Priority of the task each CPU runs (CPU_NONE_PRIO if none), and its group slot. */
+u32 cpu_prio[MAX_CPUS];
+u32 cpu_slot[MAX_CPUS];
+
+/* Bitmap of non-empty priority levels (bitmap mode). */
+u64 prio_bits[AXRT_NR_PRIOS / 64];
+
+/* vtime mode sequence counters (see SEQ_MID). */
+u64 tail_seq = SEQ_MID;
+u64 head_seq = SEQ_MID;
+
+/* Number of groups currently throttled: dispatch looks closer only when > 0. */
+s32 nr_throttled;
+
+/* ---- small helpers ---- */
 
 static __always_inline void stat_inc(u32 idx)
 {
@@ -47,80 +194,916 @@ static __always_inline void stat_inc(u32 idx)
 		(*cnt)++;
 }
 
-/*
- * Put @p where it waits for a CPU: the tail of the shared FIFO. The caller
- * holds no lock; @enq_flags are the ones ops.enqueue() received.
- */
-static __always_inline void queue_task(struct task_struct *p, u64 enq_flags)
+static __always_inline struct axrt_group_stats *gstats(u32 slot)
 {
-	s32 cpu;
+	return bpf_map_lookup_elem(&axrt_group_stats, &slot);
+}
 
-	scx_bpf_dsq_insert(p, AXRT_DSQ_SHARED, slice_ns, enq_flags);
-	stat_inc(AXRT_STAT_SHARED);
+static __always_inline struct group *group_at(u32 slot)
+{
+	if (slot == AXRT_HOST_SLOT || slot >= AXRT_MAX_GROUPS)
+		return NULL;
+	return bpf_map_lookup_elem(&axrt_groups, &slot);
+}
 
-	/*
-	 * Stay work-conserving: a task can land here while a CPU it may use is
-	 * idle (no select_cpu() for this enqueue, or a CPU went idle after it
-	 * ran). Wake such a CPU; its dispatch takes the head of the FIFO.
-	 */
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-		stat_inc(AXRT_STAT_KICK);
+static __always_inline struct task_ctx *tctx(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+static __always_inline u64 cur_generation(void)
+{
+	u32 zero = 0;
+	u64 *gen = bpf_map_lookup_elem(&axrt_generation, &zero);
+
+	return gen ? *gen : 0;
+}
+
+static __always_inline void bump_generation(void)
+{
+	u32 zero = 0;
+	u64 *gen = bpf_map_lookup_elem(&axrt_generation, &zero);
+
+	if (gen)
+		__sync_fetch_and_add(gen, 1);
+}
+
+/* Index of the lowest set bit of a non-zero @x (no ctz instruction in BPF). */
+static __always_inline u32 lowest_bit(u64 x)
+{
+	u32 n = 0;
+
+	x &= -x;
+	if (x & 0xffffffff00000000ULL) n += 32;
+	if (x & 0xffff0000ffff0000ULL) n += 16;
+	if (x & 0xff00ff00ff00ff00ULL) n += 8;
+	if (x & 0xf0f0f0f0f0f0f0f0ULL) n += 4;
+	if (x & 0xccccccccccccccccULL) n += 2;
+	if (x & 0xaaaaaaaaaaaaaaaaULL) n += 1;
+	return n;
+}
+
+/* floor(log2(@x)) for @x > 0, clamped to the histogram. */
+static __always_inline u32 lat_bucket(u64 x)
+{
+	u32 n = 0;
+
+	if (x >> 32) { n += 32; x >>= 32; }
+	if (x >> 16) { n += 16; x >>= 16; }
+	if (x >> 8) { n += 8; x >>= 8; }
+	if (x >> 4) { n += 4; x >>= 4; }
+	if (x >> 2) { n += 2; x >>= 2; }
+	if (x >> 1) n += 1;
+	return n < AXRT_LAT_BUCKETS ? n : AXRT_LAT_BUCKETS - 1;
+}
+
+static void emit(u32 kind, u64 cgid, s32 pid, u32 prio, u64 arg)
+{
+	struct axrt_event *ev;
+
+	ev = bpf_ringbuf_reserve(&axrt_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(AXRT_STAT_EV_DROP);
+		return;
+	}
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->cgid = cgid;
+	ev->arg = arg;
+	ev->kind = kind;
+	ev->pid = pid;
+	ev->cpu = bpf_get_smp_processor_id();
+	ev->prio = prio;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline u32 nr_cpus(void)
+{
+	u32 n = scx_bpf_nr_cpu_ids();
+
+	return n < MAX_CPUS ? n : MAX_CPUS;
+}
+
+/* ---- groups ---- */
+
+/*
+ * Brings @g's parameters up to date with its spec and cpu.max: cpu.max wins
+ * for the budget, the spec gives priority and overrun mode. Returns false
+ * when the cgroup is no group any more.
+ */
+static bool refresh_group(struct group *g)
+{
+	struct axrt_group_spec *spec;
+	struct axrt_cgroup_bw *bw;
+	u64 cgid = g->info.cgid;
+
+	spec = bpf_map_lookup_elem(&axrt_group_spec, &cgid);
+	bw = bpf_map_lookup_elem(&axrt_cgroup_bw, &cgid);
+	if (!spec && !bw)
+		return false;
+
+	g->info.prio = spec && spec->prio < AXRT_NR_PRIOS ? spec->prio : host_prio;
+	g->info.overrun = spec ? spec->overrun : AXRT_OVERRUN_THROTTLE;
+	if (bw && bw->period_ns) {
+		g->info.quota_ns = bw->quota_ns;
+		g->info.period_ns = bw->period_ns;
+	} else if (spec && spec->quota_ns && spec->period_ns) {
+		g->info.quota_ns = spec->quota_ns;
+		g->info.period_ns = spec->period_ns;
+	} else {
+		g->info.quota_ns = 0;
+		g->info.period_ns = 0;
+	}
+	return true;
+}
+
+/* Arms @g's boundary timer if it has a budget and no timer is pending. */
+static void arm_group_timer(struct group *g)
+{
+	u64 now;
+
+	if (!g->info.quota_ns || !g->info.period_ns)
+		return;
+	if (__sync_val_compare_and_swap(&g->timer_armed, 0, 1) != 0)
+		return;
+	now = bpf_ktime_get_ns();
+	g->info.period_start_ns = now;
+	g->info.budget_ns = g->info.quota_ns;
+	g->next_boundary = now + g->info.period_ns;
+	bpf_timer_start(&g->timer, g->next_boundary, TIMER_ABS);
+}
+
+/*
+ * The slot of the group whose cgroup id is @cgid, taking a free slot if
+ * the cgroup has a spec or a cpu.max budget but no slot yet; -1 if it is no
+ * group. Slow path: runs only when a task (re)resolves.
+ */
+static s32 group_slot(u64 cgid)
+{
+	struct group *g;
+	u32 *slotp, s;
+
+	slotp = bpf_map_lookup_elem(&slot_of, &cgid);
+	if (slotp)
+		return *slotp;
+	if (!bpf_map_lookup_elem(&axrt_group_spec, &cgid) &&
+	    !bpf_map_lookup_elem(&axrt_cgroup_bw, &cgid))
+		return -1;
+
+	bpf_for(s, 1, AXRT_MAX_GROUPS) {
+		g = group_at(s);
+		if (!g || g->info.cgid)
+			continue;
+		if (__sync_val_compare_and_swap(&g->info.cgid, 0, cgid) != 0)
+			continue;
+		if (bpf_map_update_elem(&slot_of, &cgid, &s, BPF_NOEXIST)) {
+			/* Another CPU made this group meanwhile: use its slot. */
+			g->info.cgid = 0;
+			slotp = bpf_map_lookup_elem(&slot_of, &cgid);
+			return slotp ? *slotp : -1;
+		}
+		g->info.throttled = 0;
+		g->info.nr_running = 0;
+		g->info.budget_ns = 0;
+		refresh_group(g);
+		arm_group_timer(g);
+		return s;
+	}
+	scx_bpf_error("axrt: more than %d groups", AXRT_MAX_GROUPS - 1);
+	return -1;
+}
+
+/*
+ * Works out @p's group (nearest ancestor cgroup that is one), effective
+ * priority and slice, and caches them in @tc. Runs under the rq lock
+ * (enqueue/running), where scx_bpf_task_cgroup() is allowed.
+ */
+static void resolve(struct task_struct *p, struct task_ctx *tc, u64 gen)
+{
+	struct axrt_task_spec *ts;
+	struct cgroup *cgrp, *anc;
+	struct group *g;
+	u32 slot = AXRT_HOST_SLOT, prio = host_prio;
+	s32 s, i, level;
+	s32 pid = p->pid;
+
+	cgrp = scx_bpf_task_cgroup(p);
+	if (cgrp) {
+		level = cgrp->level;
+		bpf_for(i, 0, MAX_DEPTH) {
+			if (level - i < 0)
+				break;
+			anc = bpf_cgroup_ancestor(cgrp, level - i);
+			if (!anc)
+				break;
+			s = group_slot(anc->kn->id);
+			bpf_cgroup_release(anc);
+			if (s > 0) {
+				slot = s;
+				break;
+			}
+		}
+		bpf_cgroup_release(cgrp);
+	}
+
+	g = group_at(slot);
+	if (g) {
+		if (!refresh_group(g)) {
+			slot = AXRT_HOST_SLOT;
+		} else {
+			prio = g->info.prio;
+			arm_group_timer(g);
+		}
+	}
+
+	tc->slice_dfl = slice_ns;
+	ts = bpf_map_lookup_elem(&axrt_task_spec, &pid);
+	if (ts) {
+		if (ts->prio < AXRT_NR_PRIOS)
+			prio = ts->prio;
+		if (ts->slice_ns)
+			tc->slice_dfl = ts->slice_ns;
+	}
+	tc->slot = slot;
+	tc->prio = prio < AXRT_NR_PRIOS ? prio : AXRT_NR_PRIOS - 1;
+	tc->gen = gen;
+	stat_inc(AXRT_STAT_RESOLVE);
+}
+
+static __always_inline void ensure_resolved(struct task_struct *p, struct task_ctx *tc)
+{
+	u64 gen = cur_generation();
+
+	/* Generations start at 0 and a fresh task has gen 0: use gen + 1. */
+	if (tc->gen != gen + 1)
+		resolve(p, tc, gen + 1);
+}
+
+/* Kicks every CPU running a task of group @slot so it stops at once. */
+static void kick_group_cpus(u32 slot)
+{
+	u32 cpu, n = nr_cpus();
+
+	bpf_for(cpu, 0, n) {
+		if (cpu_slot[cpu & (MAX_CPUS - 1)] == slot)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	}
 }
 
-/* Give the dispatching CPU the next task to run; true if one was moved. */
-static __always_inline bool pick_next(void)
+/* Marks @g throttled (once) and stops its running tasks. */
+static void throttle(struct group *g, u32 slot)
 {
-	return scx_bpf_dsq_move_to_local(AXRT_DSQ_SHARED, 0);
+	struct axrt_group_stats *st;
+
+	if (__sync_val_compare_and_swap(&g->info.throttled, 0, 1) != 0)
+		return;
+	__sync_fetch_and_add(&nr_throttled, 1);
+	st = gstats(slot);
+	if (st)
+		st->throttles++;
+	emit(AXRT_EV_THROTTLE, g->info.cgid, 0, g->info.prio,
+	     g->info.budget_ns < 0 ? -g->info.budget_ns : 0);
+	kick_group_cpus(slot);
+}
+
+/* Charges @delta ns of run time to @tc's group; throttles at zero budget. */
+static __always_inline void charge(struct task_ctx *tc, u64 delta)
+{
+	struct axrt_group_stats *st;
+	struct group *g;
+	s64 left;
+
+	st = gstats(tc->slot);
+	if (st)
+		st->runtime_ns += delta;
+	g = group_at(tc->slot);
+	if (!g || !g->info.quota_ns)
+		return;
+	left = __sync_sub_and_fetch(&g->info.budget_ns, (s64)delta);
+	if (left <= 0 && !g->info.throttled)
+		throttle(g, tc->slot);
+}
+
+/* ---- queues ---- */
+
+static __always_inline void set_level_bit(u32 prio)
+{
+	__sync_fetch_and_or(&prio_bits[(prio / 64) & 3], 1ULL << (prio % 64));
+}
+
+/*
+ * Wakes a CPU for @p (priority @prio) which just became queued: an idle CPU
+ * it may use, else the allowed CPU running the worst priority if that is
+ * worse than @prio (any priority when @force, for reserve grants).
+ */
+static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
+{
+	struct axrt_group_stats *st;
+	u32 cpu, n, worst, cp;
+	s32 target = -1;
+
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if ((s32)cpu >= 0) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		stat_inc(AXRT_STAT_KICK);
+		return;
+	}
+	if (!force && prio >= AXRT_NR_PRIOS - 1)
+		return;
+
+	worst = force ? 0 : prio;
+	n = nr_cpus();
+	bpf_for(cpu, 0, n) {
+		cp = cpu_prio[cpu & (MAX_CPUS - 1)];
+		if ((cp > worst || (force && target < 0)) &&
+		    bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			worst = cp;
+			target = cpu;
+		}
+	}
+	if (target < 0)
+		return;
+	scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
+	stat_inc(AXRT_STAT_PREEMPT);
+	st = gstats(slot);
+	if (st)
+		st->preemptions++;
+}
+
+/* Inserts @p into the priority queue of its level (not waking anything). */
+static __always_inline void insert_prio(struct task_struct *p, struct task_ctx *tc,
+					u64 slice, u64 enq_flags)
+{
+	u32 prio = tc->prio & (AXRT_NR_PRIOS - 1);
+	bool head = tc->head;
+	u64 seq;
+
+	tc->head = 0;
+	if (queue_mode == AXRT_QUEUE_VTIME) {
+		if (head)
+			seq = __sync_fetch_and_sub(&head_seq, 1) - 1;
+		else
+			seq = __sync_fetch_and_add(&tail_seq, 1);
+		scx_bpf_dsq_insert_vtime(p, AXRT_DSQ_VTIME, slice,
+					 ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK), enq_flags);
+	} else {
+		scx_bpf_dsq_insert(p, AXRT_DSQ_LEVEL0 + prio, slice,
+				   enq_flags | (head ? SCX_ENQ_HEAD : 0));
+		set_level_bit(prio);
+	}
 }
 
 s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
 	bool is_idle = false;
 	s32 cpu;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
-		stat_inc(AXRT_STAT_DIRECT);
-	}
-
+	if (!is_idle || !tc)
+		return cpu;
+	/* A throttled group's task must go through enqueue to be parked. */
+	g = group_at(tc->slot);
+	if (g && g->info.throttled)
+		return cpu;
+	if (!tc->enq_ts)
+		tc->enq_ts = bpf_ktime_get_ns();
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl ?: slice_ns, 0);
+	stat_inc(AXRT_STAT_DIRECT);
 	return cpu;
 }
 
 void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 {
-	queue_task(p, enq_flags);
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+
+	if (!tc) {
+		/* No context (should not happen): the kernel's global FIFO runs it. */
+		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, slice_ns, enq_flags);
+		return;
+	}
+	ensure_resolved(p, tc);
+	if (!tc->enq_ts)
+		tc->enq_ts = bpf_ktime_get_ns();
+
+	g = group_at(tc->slot);
+	if (g && g->info.throttled) {
+		tc->head = 0;
+		if (g->info.overrun == AXRT_OVERRUN_BACKGROUND) {
+			scx_bpf_dsq_insert(p, AXRT_DSQ_BG, tc->slice_dfl, enq_flags);
+			stat_inc(AXRT_STAT_BG);
+			/* Only an idle CPU may take it. */
+			wake_cpu_for(p, AXRT_NR_PRIOS - 1, tc->slot, false);
+		} else {
+			scx_bpf_dsq_insert(p, AXRT_DSQ_PARK + tc->slot, tc->slice_dfl, enq_flags);
+			stat_inc(AXRT_STAT_PARKED);
+		}
+		return;
+	}
+
+	insert_prio(p, tc, tc->slice_dfl, enq_flags);
+	stat_inc(AXRT_STAT_QUEUED);
+	wake_cpu_for(p, tc->prio, tc->slot, false);
+}
+
+/*
+ * Slow pick from @dsq while some group is throttled: queued tasks of a
+ * throttled group are parked on the way (or demoted) instead of run.
+ * Returns true once a task was moved to this CPU.
+ */
+static bool pick_slow(u64 dsq, s32 cpu)
+{
+	struct task_struct *p;
+	struct task_ctx *tc;
+	struct group *g;
+	u32 visits = 0;
+
+	bpf_for_each(scx_dsq, p, dsq, 0) {
+		if (++visits > 64)
+			break;
+		tc = tctx(p);
+		g = tc ? group_at(tc->slot) : NULL;
+		if (g && g->info.throttled) {
+			if (g->info.overrun == AXRT_OVERRUN_BACKGROUND)
+				scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, AXRT_DSQ_BG, 0);
+			else
+				scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, AXRT_DSQ_PARK + tc->slot, 0);
+			continue;
+		}
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool take_from(u64 dsq, s32 cpu)
+{
+	if (nr_throttled > 0)
+		return pick_slow(dsq, cpu);
+	return scx_bpf_dsq_move_to_local(dsq, 0);
+}
+
+/* Bitmap mode: runs the best queued task of priority <= @limit. */
+static bool pick_bitmap(u32 limit, s32 cpu)
+{
+	u32 w, t, b, level;
+	u64 word;
+
+	bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
+		word = prio_bits[w & 3];
+		bpf_for(t, 0, 64) {
+			if (!word)
+				break;
+			b = lowest_bit(word);
+			word &= ~(1ULL << b);
+			level = w * 64 + b;
+			if (level > limit)
+				return false;
+			if (take_from(AXRT_DSQ_LEVEL0 + level, cpu))
+				return true;
+			/*
+			 * Nothing this CPU could take. Clear the bit if the level
+			 * is empty, then look again: an enqueue may have raced.
+			 */
+			if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) == 0) {
+				__sync_fetch_and_and(&prio_bits[w & 3], ~(1ULL << b));
+				if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0)
+					set_level_bit(level);
+			}
+		}
+	}
+	return false;
+}
+
+/* vtime mode: runs the queue head if its priority is <= @limit. */
+static bool pick_vtime(u32 limit, s32 cpu)
+{
+	struct task_struct *p;
+
+	p = __COMPAT_scx_bpf_dsq_peek(AXRT_DSQ_VTIME);
+	if (!p || (p->scx.dsq_vtime >> PRIO_SHIFT) > limit)
+		return false;
+	return take_from(AXRT_DSQ_VTIME, cpu);
 }
 
 void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (pick_next()) {
+	struct task_ctx *pctx = NULL;
+	struct group *g;
+	u32 limit = AXRT_NR_PRIOS - 1;
+	bool keep = false;
+
+	/* Starvation-reserve grants first, regardless of priority. */
+	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE) &&
+	    scx_bpf_dsq_move_to_local(AXRT_DSQ_RESERVE, 0)) {
 		stat_inc(AXRT_STAT_DISPATCH);
 		return;
 	}
 
 	/*
-	 * Nothing waits. If @prev still wants to run, the kernel keeps it on
-	 * this CPU; give it our slice instead of the kernel's default one.
+	 * @prev still wants the CPU (slice over or preempted): a queued task
+	 * takes over only if it is at least as good (equal: round robin).
 	 */
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
-		scx_bpf_task_set_slice(prev, slice_ns);
-		stat_inc(AXRT_STAT_KEEP);
+		pctx = tctx(prev);
+		g = pctx ? group_at(pctx->slot) : NULL;
+		if (pctx && !(g && g->info.throttled) && pctx->reserve != 2) {
+			keep = true;
+			limit = pctx->prio;
+		}
 	}
+
+	if (queue_mode == AXRT_QUEUE_VTIME ? pick_vtime(limit, cpu) : pick_bitmap(limit, cpu)) {
+		stat_inc(AXRT_STAT_DISPATCH);
+		return;
+	}
+
+	if (keep) {
+		scx_bpf_task_set_slice(prev, pctx->slice_dfl);
+		stat_inc(AXRT_STAT_KEEP);
+		return;
+	}
+
+	/* The CPU would idle: throttled background groups may use it. */
+	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_BG) &&
+	    scx_bpf_dsq_move_to_local(AXRT_DSQ_BG, 0))
+		stat_inc(AXRT_STAT_BG_RUN);
+}
+
+void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
+{
+	struct axrt_group_stats *st;
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+	u32 cpu = bpf_get_smp_processor_id() & (MAX_CPUS - 1);
+	u64 now = bpf_ktime_get_ns(), slice, cap;
+	s64 budget;
+	s32 running;
+
+	if (!tc)
+		return;
+	ensure_resolved(p, tc);
+
+	st = gstats(tc->slot);
+	if (st) {
+		st->dispatches++;
+		if (tc->enq_ts && now > tc->enq_ts)
+			st->lat_hist[lat_bucket(now - tc->enq_ts) & (AXRT_LAT_BUCKETS - 1)]++;
+	}
+	tc->enq_ts = 0;
+	tc->run_start = now;
+	tc->last_charge = now;
+
+	/* A reserve grant is not preempted for priority. */
+	if (tc->reserve == 1) {
+		tc->reserve = 2;
+		cpu_prio[cpu] = 0;
+		if (st)
+			st->reserve_grants++;
+	} else {
+		cpu_prio[cpu] = tc->prio;
+	}
+	cpu_slot[cpu] = tc->slot;
+
+	/*
+	 * Never give a budgeted task more than its group has left, shared
+	 * among the group's tasks running right now.
+	 */
+	slice = p->scx.slice;
+	g = group_at(tc->slot);
+	if (g) {
+		running = __sync_add_and_fetch(&g->info.nr_running, 1);
+		if (g->info.quota_ns) {
+			budget = g->info.budget_ns;
+			cap = budget > 0 ? (u64)budget / (running > 0 ? running : 1) : 0;
+			if (cap < AXRT_SLICE_NS_MIN)
+				cap = AXRT_SLICE_NS_MIN;
+			if (slice > cap) {
+				slice = cap;
+				scx_bpf_task_set_slice(p, slice);
+			}
+		}
+	}
+	tc->slice_given = slice;
+}
+
+void BPF_STRUCT_OPS(axrt_tick, struct task_struct *p)
+{
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+	u64 now = bpf_ktime_get_ns();
+
+	if (!tc)
+		return;
+	if (now > tc->last_charge)
+		charge(tc, now - tc->last_charge);
+	tc->last_charge = now;
+	g = group_at(tc->slot);
+	if (g && g->info.throttled)
+		scx_bpf_task_set_slice(p, 0);
+}
+
+void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+	u32 cpu = bpf_get_smp_processor_id() & (MAX_CPUS - 1);
+	u64 now = bpf_ktime_get_ns();
+
+	cpu_prio[cpu] = CPU_NONE_PRIO;
+	cpu_slot[cpu] = AXRT_HOST_SLOT;
+	if (!tc)
+		return;
+	if (now > tc->last_charge)
+		charge(tc, now - tc->last_charge);
+	tc->last_charge = now;
+	g = group_at(tc->slot);
+	if (g)
+		__sync_fetch_and_sub(&g->info.nr_running, 1);
+	if (tc->reserve == 2)
+		tc->reserve = 0;
+	/*
+	 * Preempted (slice taken away before it was used up): it keeps its
+	 * turn at the head of its level. A used-up slice goes to the tail.
+	 */
+	tc->head = runnable && p->scx.slice == 0 && now - tc->run_start + 100000 < tc->slice_given;
+}
+
+/* ---- timers ---- */
+
+/* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
+static __always_inline void requeue_from_iter(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					      struct task_ctx *tc)
+{
+	u32 prio = tc->prio & (AXRT_NR_PRIOS - 1);
+	u64 seq;
+
+	if (queue_mode == AXRT_QUEUE_VTIME) {
+		seq = __sync_fetch_and_add(&tail_seq, 1);
+		scx_bpf_dsq_move_set_vtime(it, ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK));
+		scx_bpf_dsq_move_vtime(it, p, AXRT_DSQ_VTIME, 0);
+	} else {
+		scx_bpf_dsq_move(it, p, AXRT_DSQ_LEVEL0 + prio, 0);
+		set_level_bit(prio);
+	}
+	wake_cpu_for(p, tc->prio, tc->slot, false);
+}
+
+/* Moves the tasks of group @slot parked in its DSQ or in the background DSQ back. */
+static void unpark(u32 slot)
+{
+	struct task_struct *p;
+	struct task_ctx *tc;
+
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_PARK + slot, 0) {
+		tc = tctx(p);
+		if (tc)
+			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
+	}
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
+		tc = tctx(p);
+		if (tc && tc->slot == slot)
+			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
+	}
+}
+
+static void unthrottle(struct group *g, u32 slot)
+{
+	if (__sync_val_compare_and_swap(&g->info.throttled, 1, 0) == 1)
+		__sync_fetch_and_sub(&nr_throttled, 1);
+	unpark(slot);
+}
+
+/* A group's period boundary: refill the budget, no carry-over; release parked tasks. */
+static int group_timer_fn(void *map, int *key, struct group *g)
+{
+	struct axrt_group_stats *st;
+	u32 slot = *key;
+	u64 now = bpf_ktime_get_ns(), cgid;
+	s64 left;
+
+	if (slot == AXRT_HOST_SLOT || !g->info.cgid)
+		return 0;
+	cgid = g->info.cgid;
+
+	if (!refresh_group(g)) {
+		/* No spec and no cpu.max any more: free the slot. */
+		unthrottle(g, slot);
+		bpf_map_delete_elem(&slot_of, &cgid);
+		g->timer_armed = 0;
+		g->info.cgid = 0;
+		bump_generation();
+		return 0;
+	}
+	if (!g->info.quota_ns) {
+		/* Budget removed: the group runs freely from now on. */
+		g->timer_armed = 0;
+		unthrottle(g, slot);
+		return 0;
+	}
+
+	left = g->info.budget_ns;
+	g->info.budget_ns = g->info.quota_ns;
+	g->info.period_start_ns = now;
+	st = gstats(slot);
+	if (st)
+		st->replenishments++;
+	emit(AXRT_EV_REPLENISH, cgid, 0, g->info.prio, left > 0 ? left : 0);
+	unthrottle(g, slot);
+
+	g->next_boundary += g->info.period_ns;
+	if (g->next_boundary <= now)
+		g->next_boundary = now + g->info.period_ns;
+	bpf_timer_start(&g->timer, g->next_boundary, TIMER_ABS);
+	return 0;
+}
+
+/*
+ * Moves @p (waiting since tc->enq_ts) to the reserve DSQ if it waited
+ * longer than reserve_ns. Returns false if it has not (so the rest of a
+ * FIFO behind it has not either).
+ */
+static __always_inline bool rescue(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 now)
+{
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+	u64 waited;
+
+	if (!tc || !tc->enq_ts || now < tc->enq_ts)
+		return false;
+	waited = now - tc->enq_ts;
+	if (waited < reserve_ns)
+		return false;
+	if (!scx_bpf_dsq_move(it, p, AXRT_DSQ_RESERVE, 0))
+		return true;
+	tc->reserve = 1;
+	tc->head = 0;
+	stat_inc(AXRT_STAT_RESERVE);
+	g = group_at(tc->slot);
+	emit(AXRT_EV_RESERVE, g ? g->info.cgid : 0, p->pid, tc->prio, waited);
+	wake_cpu_for(p, 0, tc->slot, true);
+	return true;
+}
+
+/* Scans the oldest waiters of every queue for the starvation reserve. */
+static int reserve_timer_fn(void *map, int *key, struct reserve_timer *rt)
+{
+	struct task_struct *p;
+	u64 now = bpf_ktime_get_ns(), word;
+	u32 w, t, b, visits = 0;
+
+	if (queue_mode == AXRT_QUEUE_VTIME) {
+		/* Ordered by priority, not age: look at everything (bounded). */
+		bpf_for_each(scx_dsq, p, AXRT_DSQ_VTIME, 0) {
+			if (++visits > 4096)
+				break;
+			rescue(BPF_FOR_EACH_ITER, p, now);
+		}
+	} else {
+		/* Each level is a FIFO: its head is its oldest waiter. */
+		bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
+			word = prio_bits[w & 3];
+			bpf_for(t, 0, 64) {
+				if (!word)
+					break;
+				b = lowest_bit(word);
+				word &= ~(1ULL << b);
+				bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + w * 64 + b, 0) {
+					if (++visits > 4096 || !rescue(BPF_FOR_EACH_ITER, p, now))
+						break;
+				}
+			}
+		}
+	}
+	/* Background tasks wait in arrival order too. */
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
+		if (++visits > 8192 || !rescue(BPF_FOR_EACH_ITER, p, now))
+			break;
+	}
+
+	bpf_timer_start(&rt->timer, reserve_ns / 4, 0);
+	return 0;
+}
+
+/* ---- task and cgroup life cycle ---- */
+
+s32 BPF_STRUCT_OPS(axrt_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx *tc;
+
+	tc = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tc)
+		return -ENOMEM;
+	tc->slice_dfl = slice_ns;
+	tc->prio = host_prio;
+	tc->slot = AXRT_HOST_SLOT;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(axrt_cgroup_move, struct task_struct *p, struct cgroup *from,
+		    struct cgroup *to)
+{
+	struct task_ctx *tc = tctx(p);
+
+	/* Re-resolve at the next enqueue/running. */
+	if (tc)
+		tc->gen = 0;
+}
+
+/* Records a cgroup's cpu.max (in us; quota "max" is a huge value) as its budget. */
+static void set_cgroup_bw(struct cgroup *cgrp, u64 period_us, u64 quota_us)
+{
+	struct axrt_cgroup_bw bw;
+	u64 cgid = cgrp->kn->id;
+
+	if (!period_us || quota_us >= (1ULL << 40)) {
+		if (!bpf_map_delete_elem(&axrt_cgroup_bw, &cgid))
+			bump_generation();
+		return;
+	}
+	bw.quota_ns = quota_us * 1000;
+	bw.period_ns = period_us * 1000;
+	bpf_map_update_elem(&axrt_cgroup_bw, &cgid, &bw, BPF_ANY);
+	bump_generation();
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_cgroup_init, struct cgroup *cgrp,
+			     struct scx_cgroup_init_args *args)
+{
+	set_cgroup_bw(cgrp, args->bw_period_us, args->bw_quota_us);
+	return 0;
+}
+
+void BPF_STRUCT_OPS(axrt_cgroup_exit, struct cgroup *cgrp)
+{
+	u64 cgid = cgrp->kn->id;
+
+	bpf_map_delete_elem(&axrt_cgroup_bw, &cgid);
+	bump_generation();
+}
+
+void BPF_STRUCT_OPS(axrt_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us,
+		    u64 quota_us, u64 burst_us)
+{
+	set_cgroup_bw(cgrp, period_us, quota_us);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_init)
 {
+	struct reserve_timer *rt;
+	struct group *g;
+	u32 i, zero = 0;
 	s32 ret;
 
-	ret = scx_bpf_create_dsq(AXRT_DSQ_SHARED, NUMA_NO_NODE);
+	bpf_for(i, 0, AXRT_NR_PRIOS) {
+		ret = scx_bpf_create_dsq(AXRT_DSQ_LEVEL0 + i, NUMA_NO_NODE);
+		if (ret)
+			goto fail;
+	}
+	ret = scx_bpf_create_dsq(AXRT_DSQ_VTIME, NUMA_NO_NODE);
+	if (!ret)
+		ret = scx_bpf_create_dsq(AXRT_DSQ_RESERVE, NUMA_NO_NODE);
+	if (!ret)
+		ret = scx_bpf_create_dsq(AXRT_DSQ_BG, NUMA_NO_NODE);
 	if (ret)
-		scx_bpf_error("failed to create the shared DSQ: %d", ret);
+		goto fail;
 
+	bpf_for(i, 0, AXRT_MAX_GROUPS) {
+		ret = scx_bpf_create_dsq(AXRT_DSQ_PARK + i, NUMA_NO_NODE);
+		if (ret)
+			goto fail;
+		g = group_at(i);
+		if (!g)
+			continue;
+		ret = bpf_timer_init(&g->timer, &axrt_groups, CLOCK_MONOTONIC);
+		if (!ret)
+			ret = bpf_timer_set_callback(&g->timer, group_timer_fn);
+		if (ret)
+			goto fail;
+	}
+
+	bpf_for(i, 0, MAX_CPUS)
+		cpu_prio[i & (MAX_CPUS - 1)] = CPU_NONE_PRIO;
+
+	rt = bpf_map_lookup_elem(&reserve_timer, &zero);
+	if (!rt) {
+		ret = -ENOENT;
+		goto fail;
+	}
+	ret = bpf_timer_init(&rt->timer, &reserve_timer, CLOCK_MONOTONIC);
+	if (!ret)
+		ret = bpf_timer_set_callback(&rt->timer, reserve_timer_fn);
+	if (!ret)
+		ret = bpf_timer_start(&rt->timer, reserve_ns / 4, 0);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	scx_bpf_error("axrt: init failed: %d", ret);
 	return ret;
 }
 
@@ -131,16 +1114,26 @@ void BPF_STRUCT_OPS(axrt_exit, struct scx_exit_info *ei)
 
 void BPF_STRUCT_OPS(axrt_dump, struct scx_dump_ctx *dctx)
 {
-	scx_bpf_dump("axrt: shared FIFO depth %d, slice %llu ns\n",
-		     scx_bpf_dsq_nr_queued(AXRT_DSQ_SHARED), slice_ns);
+	scx_bpf_dump("axrt: mode %u reserve %d bg %d vtime %d throttled groups %d\n",
+		     queue_mode, scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE),
+		     scx_bpf_dsq_nr_queued(AXRT_DSQ_BG), scx_bpf_dsq_nr_queued(AXRT_DSQ_VTIME),
+		     nr_throttled);
 }
 
 SCX_OPS_DEFINE(axrt_ops,
-	       .select_cpu	= (void *)axrt_select_cpu,
-	       .enqueue		= (void *)axrt_enqueue,
-	       .dispatch	= (void *)axrt_dispatch,
-	       .init		= (void *)axrt_init,
-	       .exit		= (void *)axrt_exit,
-	       .dump		= (void *)axrt_dump,
-	       .timeout_ms	= AXRT_TIMEOUT_MS,
-	       .name		= "axrt");
+	       .select_cpu		= (void *)axrt_select_cpu,
+	       .enqueue			= (void *)axrt_enqueue,
+	       .dispatch		= (void *)axrt_dispatch,
+	       .tick			= (void *)axrt_tick,
+	       .running			= (void *)axrt_running,
+	       .stopping		= (void *)axrt_stopping,
+	       .init_task		= (void *)axrt_init_task,
+	       .cgroup_init		= (void *)axrt_cgroup_init,
+	       .cgroup_exit		= (void *)axrt_cgroup_exit,
+	       .cgroup_move		= (void *)axrt_cgroup_move,
+	       .cgroup_set_bandwidth	= (void *)axrt_cgroup_set_bandwidth,
+	       .init			= (void *)axrt_init,
+	       .exit			= (void *)axrt_exit,
+	       .dump			= (void *)axrt_dump,
+	       .timeout_ms		= AXRT_TIMEOUT_MS,
+	       .name			= "axrt");

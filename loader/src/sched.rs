@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // sched.rs - one run of the BPF tier: open the skeleton built from ../bpf/axrt.bpf.c, hand it
-// the configuration, load and attach its struct_ops (through scx_utils' compat macros, which
-// adapt the ops to the running kernel), wait until told to stop or ejected, detach, and read
-// back why it ended.
+// the configuration (slice, queue design, starvation reserve, watchdog timeout), load and attach
+// its struct_ops (through scx_utils' compat macros, which adapt the ops to the running kernel:
+// on kernels before 6.17 they clear ops.cgroup_set_bandwidth, and the loader must then feed
+// cpu.max itself, see `Scheduler::kernel_tracks_cpu_max`), wait until told to stop or ejected,
+// detach, and read back why it ended. The maps are reached through `Scheduler::maps`.
 
 //! Loading, running and detaching the BPF scheduler.
 
@@ -13,13 +15,14 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use libbpf_rs::{AsRawLibbpf, Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::{AsRawLibbpf, Link, OpenObject};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::cli::Opts;
 use crate::exit::{c_array_to_string, c_ptr_to_string, ExitInfo};
+use crate::maps::{Maps, STAT_NAMES};
 
 /// The struct_ops name the kernel shows in /sys/kernel/sched_ext/root/ops.
 pub const OPS_NAME: &str = "axrt";
@@ -31,15 +34,19 @@ const STATS_EVERY: Duration = Duration::from_secs(1);
 /// How long to wait for ops.exit() to record the exit after the link is dropped.
 const EXIT_RECORD_WAIT: Duration = Duration::from_secs(2);
 
-/// Counter names, in `enum axrt_stat` order (bpf/intf.h).
-const STAT_NAMES: [&str; bpf_intf::axrt_stat_AXRT_NR_STATS as usize] =
-    ["direct", "shared", "dispatched", "kicks", "kept"];
+/// The shortest watchdog timeout we ask for, whatever the reserve (ms).
+const MIN_TIMEOUT_MS: u64 = bpf_intf::AXRT_TIMEOUT_MS as u64;
+/// The kernel's cap on the watchdog timeout (ms).
+const MAX_TIMEOUT_MS: u64 = 30_000;
 
 /// The BPF scheduler, loaded and attached.
 pub struct Scheduler<'obj> {
     skel: BpfSkel<'obj>,
     /// The struct_ops link; while it exists, the kernel schedules with our ops.
     link: Option<Link>,
+    maps: Maps,
+    /// The kernel calls ops.cgroup_set_bandwidth (6.17+): the BPF tier sees cpu.max itself.
+    cpu_max_in_kernel: bool,
     verbose: bool,
 }
 
@@ -67,11 +74,29 @@ impl<'obj> Scheduler<'obj> {
         // SAFETY: `ops_map` is a valid map of the open object, which outlives this call.
         unsafe { libbpf_rs::libbpf_sys::bpf_map__set_autoattach(ops_map, false) };
 
-        open.maps
+        let reserve_ms = opts.reserve_ms();
+        let rodata = open
+            .maps
             .rodata_data
             .as_mut()
-            .context("the BPF object has no .rodata")?
-            .slice_ns = opts.slice_ns();
+            .context("the BPF object has no .rodata")?;
+        rodata.slice_ns = opts.slice_ns();
+        rodata.queue_mode = opts.queue.to_raw();
+        rodata.reserve_ns = reserve_ms * 1_000_000;
+        // The watchdog stays far above the reserve (which keeps every wait under it).
+        let timeout_ms = opts.watchdog_ms().clamp(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
+        open.struct_ops.axrt_ops_mut().timeout_ms = timeout_ms as u32;
+        log::debug!(
+            "queue {:?}, slice {} ns, reserve {reserve_ms} ms, watchdog {timeout_ms} ms",
+            opts.queue,
+            opts.slice_ns()
+        );
+
+        // scx_ops_load! clears ops.cgroup_set_bandwidth on kernels without it (before 6.17);
+        // then cpu.max must come from cgroupfs (Maps::set_cgroup_bw).
+        let cpu_max_in_kernel =
+            scx_utils::compat::struct_has_field("sched_ext_ops", "cgroup_set_bandwidth")
+                .unwrap_or(false);
 
         let mut skel = scx_ops_load!(open, axrt_ops, uei)
             .map_err(hint_permissions)
@@ -80,11 +105,31 @@ impl<'obj> Scheduler<'obj> {
             .map_err(hint_permissions)
             .context("cannot attach the BPF scheduler")?;
 
+        let maps = Maps::new(&skel)?;
         Ok(Self {
             skel,
             link: Some(link),
+            maps,
+            cpu_max_in_kernel,
             verbose: opts.verbose,
         })
+    }
+
+    /// The BPF tier's maps (groups, tasks, statistics, events).
+    pub fn maps(&self) -> &Maps {
+        &self.maps
+    }
+
+    /// A second, independent set of map handles (e.g. for another thread).
+    pub fn new_maps(&self) -> Result<Maps> {
+        Maps::new(&self.skel)
+    }
+
+    /// True when the kernel reports cpu.max changes to the BPF tier (ops.cgroup_init and
+    /// ops.cgroup_set_bandwidth, Linux 6.17+). When false, the loader must read each group's
+    /// cpu.max from cgroupfs and pass it with `Maps::set_cgroup_bw`.
+    pub fn kernel_tracks_cpu_max(&self) -> bool {
+        self.cpu_max_in_kernel
     }
 
     /// True once the kernel has recorded an exit (ops.exit() ran).
@@ -95,11 +140,24 @@ impl<'obj> Scheduler<'obj> {
     /// Runs until `stop` is set or the kernel ends the scheduler, then detaches it (the host
     /// returns to its default scheduler) and returns how it ended.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<ExitInfo> {
+        self.run_with(stop, |_| Ok(()))
+    }
+
+    /// Like [`Scheduler::run`], calling `tick` with the maps every poll period (100 ms) while
+    /// attached; an error from `tick` is logged and the scheduler keeps running.
+    pub fn run_with(
+        &mut self,
+        stop: &AtomicBool,
+        mut tick: impl FnMut(&Maps) -> Result<()>,
+    ) -> Result<ExitInfo> {
         let mut last_print = Instant::now();
         let mut last_stats = [0u64; STAT_NAMES.len()];
 
         while !stop.load(Ordering::Relaxed) && !self.exited() {
             sleep(POLL);
+            if let Err(e) = tick(&self.maps) {
+                log::warn!("{e:#}");
+            }
             if self.verbose && last_print.elapsed() >= STATS_EVERY {
                 last_print = Instant::now();
                 match self.read_stats() {
@@ -124,23 +182,7 @@ impl<'obj> Scheduler<'obj> {
 
     /// Sums the per-CPU counters of the `axrt_stats` map.
     pub fn read_stats(&self) -> Result<[u64; STAT_NAMES.len()]> {
-        let mut out = [0u64; STAT_NAMES.len()];
-        for (idx, slot) in out.iter_mut().enumerate() {
-            let key = (idx as u32).to_ne_bytes();
-            let per_cpu = self
-                .skel
-                .maps
-                .axrt_stats
-                .lookup_percpu(&key, MapFlags::ANY)
-                .context("axrt_stats lookup")?
-                .unwrap_or_default();
-            *slot = per_cpu
-                .iter()
-                .filter_map(|v| v.get(..8))
-                .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-                .sum();
-        }
-        Ok(out)
+        Ok(self.maps.read_global()?.1)
     }
 
     /// Reads the exit record the BPF tier's ops.exit() wrote.
@@ -247,9 +289,9 @@ mod tests {
 
     #[test]
     fn deltas_are_named() {
-        assert_eq!(
-            format_delta(&[5, 4, 3, 2, 1], &[1, 1, 1, 1, 1]),
-            "direct +4, shared +3, dispatched +2, kicks +1, kept +0"
-        );
+        let now = [2u64; STAT_NAMES.len()];
+        let prev = [1u64; STAT_NAMES.len()];
+        let text = format_delta(&now, &prev);
+        assert!(text.starts_with("direct +1, queued +1, dispatched +1"));
     }
 }
