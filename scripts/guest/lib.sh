@@ -69,3 +69,57 @@ check() {
 	shift
 	if "$@" >/tmp/check.out 2>&1; then pass "$what"; else fail "$what" "'$*' failed: $(tail -3 /tmp/check.out | tr '\n' ' ')"; fi
 }
+
+# --- cgroups -------------------------------------------------------------------------------
+
+CG=/sys/fs/cgroup
+
+# cg_make NAME [CPU_MAX]: creates cgroup NAME (nested paths allowed) with the cpu controller
+# enabled on the way down, and sets its cpu.max ("QUOTA PERIOD" in us) when given.
+cg_make() {
+	path=$CG
+	for part in $(echo "$1" | tr '/' ' '); do
+		echo +cpu >"$path/cgroup.subtree_control" 2>/dev/null
+		path=$path/$part
+		mkdir -p "$path"
+	done
+	[ -n "${2:-}" ] && echo "$2" >"$path/cpu.max"
+	return 0
+}
+
+# cg_spawn NAME COMMAND...: starts COMMAND in the background inside cgroup NAME; $! is its pid.
+cg_spawn() {
+	name=$1
+	shift
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/$name" "$@" &
+}
+
+# cg_usage NAME: CPU time the cgroup has used, in microseconds (cpu.stat usage_usec).
+cg_usage() {
+	sed -n 's/^usage_usec //p' "$CG/$1/cpu.stat"
+}
+
+# cg_kill NAME: kills every process in the cgroup and waits until it is empty (at most 10 s).
+cg_kill() {
+	n=0
+	while [ -s "$CG/$1/cgroup.procs" ] && [ $n -lt 200 ]; do
+		echo 1 >"$CG/$1/cgroup.kill"
+		n=$((n + 1))
+		usleep 50000
+	done
+}
+
+# share_pct USEC_DELTA WALL_USEC: CPU share in percent of one CPU, one decimal.
+share_pct() {
+	echo "$1 $2" | awk '{ printf "%.1f", 100 * $1 / $2 }'
+}
+
+# now_us: monotonic time in microseconds.
+now_us() {
+	awk '{ printf "%d", $1 * 1000000 }' /proc/uptime
+}
+
+# within PCT TARGET TOL: true when |PCT - TARGET| <= TOL.
+within() {
+	echo "$1 $2 $3" | awk '{ d = $1 - $2; if (d < 0) d = -d; exit !(d <= $3) }'
+}

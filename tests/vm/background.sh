@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Issue 4 (c): "background" overrun mode. A VM with a 10% budget in background mode may go on
+# running after its budget is used up, but only on CPU time nobody else wants: alone on the
+# machine it takes far more than 10%; next to a saturating hog group it gets its 10% and no
+# more. A throttle-mode VM with the same budget stays at 10% even when the CPUs are idle.
+. ./lib.sh
+
+secs=${BG_SECONDS:-6}
+cg_make axrt-bg/bg
+cg_make axrt-bg/thr
+cg_make axrt-bg/other
+cat >/tmp/bg.toml <<'TOML'
+[[vm]]
+name = "bg"
+cgroup = "axrt-bg/bg"
+quota_us = 10000
+period_us = 100000
+overrun = "background"
+
+[[vm]]
+name = "thr"
+cgroup = "axrt-bg/thr"
+quota_us = 10000
+period_us = 100000
+overrun = "throttle"
+
+[[vm]]
+name = "other"
+cgroup = "axrt-bg/other"
+TOML
+
+# share GROUP SECONDS: the group's CPU share (% of one CPU) over a window of that length.
+share() {
+	u0=$(cg_usage "$1") t0=$(now_us)
+	sleep "$2" # the measurement window itself
+	u1=$(cg_usage "$1") t1=$(now_us)
+	share_pct $((u1 - u0)) $((t1 - t0))
+}
+hog() { cg_spawn "$1" stress-ng --cpu 2 --cpu-method loop --timeout 600s --quiet; }
+
+if ! scx_start --config /tmp/bg.toml; then
+	fail "scx_axrt starts with the background config" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
+	exit 0
+fi
+hog axrt-bg/bg
+share axrt-bg/bg 1 >/dev/null
+bg_alone=$(share axrt-bg/bg "$secs")
+hog axrt-bg/other
+share axrt-bg/bg 1 >/dev/null
+bg_busy=$(share axrt-bg/bg "$secs")
+cg_kill axrt-bg/bg
+cg_kill axrt-bg/other
+hog axrt-bg/thr
+share axrt-bg/thr 1 >/dev/null
+thr_alone=$(share axrt-bg/thr "$secs")
+cg_kill axrt-bg/thr
+scx_stop INT
+cp $SCX_LOG "$AXRT_OUT/scx_axrt-background.log"
+
+echo "background: bg alone $bg_alone%, bg next to a hog $bg_busy%, throttle-mode alone $thr_alone% (budget 10%)" |
+	tee "$AXRT_OUT/background.txt"
+check "a background VM alone uses the idle CPUs beyond its 10% budget (got $bg_alone%, want > 100%)" \
+	awk -v s="$bg_alone" 'BEGIN { exit !(s > 100) }'
+check "a background VM next to a saturating hog gets its 10% budget +-2% (got $bg_busy%)" within "$bg_busy" 10 2
+check "a throttle-mode VM alone stays at its 10% budget +-2% (got $thr_alone%)" within "$thr_alone" 10 2
