@@ -27,8 +27,8 @@ refuse quota-no-period 7 quota_us
 printf '[[vm]]\nname = "a"\ncgroup = "a"\n\n[[task]]\nvm = "nope"\ncomm = "x"\n' >/tmp/unknown-vm.toml
 refuse unknown-vm 6 vm
 printf '[[vm]]\nname = "big1"\ncgroup = "a"\nquota_us = 100000\nperiod_us = 100000\n\n[[vm]]\nname = "big2"\ncgroup = "b"\nquota_us = 100000\nperiod_us = 100000\n' >/tmp/admission.toml
-refuse admission 9 big2
+refuse admission 10 big2
 printf '[[vm]\nname = "a"\n' >/tmp/syntax.toml
-refuse syntax 1 '['
+refuse syntax 1 ']'
 
 check_eq "the kernel saw no scheduler enable during all of this" "$seq0" "$(cat /sys/kernel/sched_ext/enable_seq)"
