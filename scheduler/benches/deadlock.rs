@@ -1,22 +1,17 @@
 //! Deadlock detection over 1,000 blocked tasks: one long owner chain, with and without the
 //! edge that closes it into a cycle (target: well under 1 ms).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use axrt_policy::deadlock::WaitGraph;
 use axrt_policy::{ResourceId, TaskId};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
-/// Task `i` owns resource `i` and waits on resource `i + 1`; with `close`, the last task waits
-/// on resource 0, owned by the first.
+/// The 1,000-task owner chain; with `close`, the last task also waits on resource 0, owned by
+/// the first.
 fn chain(n: u32, close: bool) -> WaitGraph {
-    let mut g = WaitGraph::new();
-    g.reserve_tasks(n as usize);
-    g.reserve_resources(n as usize);
-    for i in 0..n {
-        g.set_owner(ResourceId(i), Some(TaskId(i)));
-    }
-    for i in 0..n - 1 {
-        g.add_wait(TaskId(i), ResourceId(i + 1));
-    }
+    let mut g = common::owner_chain(n);
     if close {
         g.add_wait(TaskId(n - 1), ResourceId(0));
     }

@@ -15,21 +15,25 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use axrt_policy::policies::RtPolicy;
-use axrt_policy::policy::{Policy, TaskParams};
+use axrt_policy::policy::{Policy, PolicyParams};
 use axrt_policy::types::TaskId;
 use axsched::BaseScheduler;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 const SIZES: [usize; 3] = [10, 1_000, 100_000];
 
-/// Times pick+put on `sched` (already holding its tasks) under `name`/`n`.
+/// Times pick+put on `sched` after adding `n` tasks made by `task(i)`, under `name`/`n`.
 fn bench_axsched<S: BaseScheduler>(
     c: &mut Criterion,
     group: &str,
     name: &str,
     n: usize,
     mut sched: S,
+    task: impl Fn(usize) -> S::SchedItem,
 ) {
+    for i in 0..n {
+        sched.add_task(task(i));
+    }
     let mut g = c.benchmark_group(group);
     g.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
         b.iter(|| {
@@ -47,7 +51,7 @@ fn pick_put(c: &mut Criterion) {
         let mut rt = RtPolicy::default();
         rt.reserve(n);
         for i in 0..n {
-            let p = TaskParams::new().with_prio(128);
+            let p = PolicyParams::new().with_prio(128);
             rt.enqueue(0, TaskId(i as u32), &p);
         }
         let mut g = c.benchmark_group(group);
@@ -64,30 +68,28 @@ fn pick_put(c: &mut Criterion) {
         #[cfg(feature = "axsched")]
         {
             use axrt_policy::axsched_adapter::{AxrtScheduler, AxrtTask};
-            let mut s = AxrtScheduler::<usize, 5>::new();
-            for i in 0..n {
-                s.add_task(Arc::new(AxrtTask::new(i)));
-            }
-            bench_axsched(c, group, "axrt-adapter", n, s);
+            bench_axsched(
+                c,
+                group,
+                "axrt-adapter",
+                n,
+                AxrtScheduler::<usize, 5>::new(),
+                |i| Arc::new(AxrtTask::new(i)),
+            );
         }
 
-        let mut s = axsched::FifoScheduler::new();
-        for i in 0..n {
-            s.add_task(Arc::new(axsched::FifoTask::new(i)));
-        }
-        bench_axsched(c, group, "axsched-fifo", n, s);
-
-        let mut s = axsched::RRScheduler::<usize, 5>::new();
-        for i in 0..n {
-            s.add_task(Arc::new(axsched::RRTask::new(i)));
-        }
-        bench_axsched(c, group, "axsched-rr", n, s);
-
-        let mut s = axsched::CFScheduler::new();
-        for i in 0..n {
-            s.add_task(Arc::new(axsched::CFSTask::new(i)));
-        }
-        bench_axsched(c, group, "axsched-cfs", n, s);
+        let fifo = axsched::FifoScheduler::new();
+        bench_axsched(c, group, "axsched-fifo", n, fifo, |i| {
+            Arc::new(axsched::FifoTask::new(i))
+        });
+        let rr = axsched::RRScheduler::<usize, 5>::new();
+        bench_axsched(c, group, "axsched-rr", n, rr, |i| {
+            Arc::new(axsched::RRTask::new(i))
+        });
+        let cfs = axsched::CFScheduler::new();
+        bench_axsched(c, group, "axsched-cfs", n, cfs, |i| {
+            Arc::new(axsched::CFSTask::new(i))
+        });
     }
 }
 

@@ -2,7 +2,10 @@
 //! and 100,000 tasks (4 CPUs, most tasks queued). The cost should not grow with the number of
 //! tasks.
 
-use axrt_policy::{Action, BlockReason, System, SystemConfig, TaskParams};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use axrt_policy::{Action, BlockReason, System, SystemConfig};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 
 const CPUS: usize = 4;
@@ -28,16 +31,7 @@ fn cycle(c: &mut Criterion, name: &str, reserve: u64) {
         cfg.reserve = reserve;
         let mut s = System::new(cfg).unwrap();
         let mut out: Vec<Action> = Vec::with_capacity(64);
-        let ids: Vec<_> = (0..n)
-            .map(|i| {
-                s.add_task(TaskParams::new("t").priority((i % 8) as u8 * 16))
-                    .unwrap()
-            })
-            .collect();
-        for &t in &ids {
-            s.wake(0, t, &mut out).unwrap();
-            out.clear();
-        }
+        common::add_woken_tasks(&mut s, n, |i| (i % 8) as u8 * 16, &mut out);
         let mut now = 0u64;
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {

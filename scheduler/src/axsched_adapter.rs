@@ -55,7 +55,7 @@ use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use axsched::BaseScheduler;
 
 use crate::policies::RtPolicy;
-use crate::policy::{Policy, TaskParams, DEFAULT_PRIO};
+use crate::policy::{Policy, PolicyParams, DEFAULT_PRIO};
 use crate::types::{Prio, TaskId, Time};
 
 /// Nominal length of one timer tick, the adapter's unit of time (1 ms). Only ratios matter:
@@ -108,8 +108,8 @@ impl<T> AxrtTask<T> {
         self.slot.store(slot, Ordering::Relaxed);
     }
 
-    fn params(&self) -> TaskParams {
-        TaskParams::new().with_prio(self.priority())
+    fn params(&self) -> PolicyParams {
+        PolicyParams::new().with_prio(self.priority())
     }
 }
 

@@ -8,16 +8,8 @@
 //!   `min(Q, demand)` by more than `ε`.
 
 use crate::hist::Log2Hist;
+use crate::timing::Timing;
 use crate::types::Time;
-
-/// A task's timing contract, validated ([`crate::params::TaskParams::validate`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Contract {
-    /// Relative deadline `D`.
-    pub deadline: Time,
-    /// Worst-case execution time `C`, if given.
-    pub wcet: Option<Time>,
-}
 
 /// What became of one completed job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,16 +50,18 @@ impl Jobs {
         self.open.is_some()
     }
 
-    /// Completes the open job at `now` (no effect without one).
-    pub fn complete(&mut self, now: Time, runtime: Time, c: &Contract) -> Option<JobOutcome> {
+    /// Completes the open job at `now` against the task's validated `timing` (no effect
+    /// without an open job, or if the contract has no deadline).
+    pub fn complete(&mut self, now: Time, runtime: Time, timing: &Timing) -> Option<JobOutcome> {
+        let deadline = timing.relative_deadline()?;
         let (release, rt0) = self.open.take()?;
         let response = now.saturating_sub(release);
         let exec = runtime.saturating_sub(rt0);
-        let lateness = response as i64 - c.deadline as i64;
+        let lateness = response as i64 - deadline as i64;
         let out = JobOutcome {
             response,
-            missed: response > c.deadline,
-            wcet_overrun: c.wcet.is_some_and(|w| exec > w),
+            missed: response > deadline,
+            wcet_overrun: timing.wcet.is_some_and(|w| exec > w),
         };
         self.completed += 1;
         self.misses += u64::from(out.missed);
@@ -109,9 +103,9 @@ mod tests {
 
     #[test]
     fn job_miss_lateness_and_overrun() {
-        let c = Contract {
-            deadline: 1000,
+        let c = Timing {
             wcet: Some(300),
+            ..Timing::NONE.with_deadline(1000)
         };
         let mut j = Jobs::default();
         assert_eq!(j.complete(5, 0, &c), None);

@@ -7,8 +7,9 @@
 
 extern crate alloc;
 
-// The AxRT core: vocabulary and the 256-level ready queue.
+// The AxRT core: vocabulary, the timing contract and the 256-level ready queue.
 pub mod queue;
+pub mod timing;
 pub mod types;
 
 // The AxRT system: per-CPU state, groups and budgets, deadlines, boosts, deadlocks, events.
@@ -34,6 +35,7 @@ pub use params::{GroupParams, Overrun, SystemConfig, TaskParams};
 pub use queue::ReadyQueue;
 pub use state::{BlockReason, StateKind, TaskState};
 pub use system::System;
+pub use timing::Timing;
 pub use types::{CpuId, CpuSet, GroupId, Prio, ResourceId, TaskId, Time};
 
 // Other pluggable policies (FIFO, RR, fair, EDF, joint) behind one trait.

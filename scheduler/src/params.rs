@@ -4,6 +4,7 @@
 use alloc::string::String;
 
 use crate::error::{Field, ParamError, Problem, Subject};
+use crate::timing::Timing;
 use crate::types::{CpuSet, GroupId, Prio, Time, MAX_CPUS};
 
 /// One millisecond in nanoseconds.
@@ -184,7 +185,9 @@ impl GroupParams {
     }
 }
 
-/// Parameters of a task.
+/// Parameters of a task of the AxRT [`System`](crate::System): its name, group, priority,
+/// affinity, slice and timing contract. (The pluggable policies take the smaller
+/// [`PolicyParams`](crate::policy::PolicyParams), which shares the [`Timing`] type.)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskParams {
     /// Name (e.g. the thread's `comm`), used in error messages.
@@ -197,12 +200,8 @@ pub struct TaskParams {
     pub affinity: Option<CpuSet>,
     /// Time slice; `None`: the system default.
     pub slice: Option<Time>,
-    /// Period `T` of its jobs.
-    pub period: Option<Time>,
-    /// Relative deadline `D` of its jobs (`None`: `T`).
-    pub deadline: Option<Time>,
-    /// Worst-case execution time `C` of a job.
-    pub wcet: Option<Time>,
+    /// Timing contract (period, deadline, wcet) its jobs are judged against.
+    pub timing: Timing,
 }
 
 impl TaskParams {
@@ -214,9 +213,7 @@ impl TaskParams {
             priority: None,
             affinity: None,
             slice: None,
-            period: None,
-            deadline: None,
-            wcet: None,
+            timing: Timing::NONE,
         }
     }
 
@@ -246,15 +243,8 @@ impl TaskParams {
 
     /// Sets the timing contract (period, deadline, wcet).
     pub fn contract(mut self, period: Time, deadline: Time, wcet: Time) -> Self {
-        self.period = Some(period);
-        self.deadline = Some(deadline);
-        self.wcet = Some(wcet);
+        self.timing = Timing::contract(period, deadline, wcet);
         self
-    }
-
-    /// The relative deadline jobs are judged against (`D`, else `T`).
-    pub fn job_deadline(&self) -> Option<Time> {
-        self.deadline.or(self.period)
     }
 
     /// Checks the fields that do not depend on the system (the group and the affinity are
@@ -267,32 +257,11 @@ impl TaskParams {
                 problem,
             })
         };
-        for (field, v) in [
-            (Field::Slice, self.slice),
-            (Field::Period, self.period),
-            (Field::Deadline, self.deadline),
-            (Field::Wcet, self.wcet),
-        ] {
-            if v == Some(0) {
-                return err(field, Problem::Zero);
-            }
+        if self.slice == Some(0) {
+            return err(Field::Slice, Problem::Zero);
         }
-        if let (Some(d), Some(p)) = (self.deadline, self.period) {
-            if d > p {
-                return err(Field::Deadline, Problem::Exceeds(Field::Period));
-            }
-        }
-        if let Some(c) = self.wcet {
-            match (self.deadline, self.period) {
-                (Some(d), _) if c > d => {
-                    return err(Field::Wcet, Problem::Exceeds(Field::Deadline))
-                }
-                (None, Some(p)) if c > p => {
-                    return err(Field::Wcet, Problem::Exceeds(Field::Period))
-                }
-                (None, None) => return err(Field::Wcet, Problem::Requires(Field::Deadline)),
-                _ => {}
-            }
+        if let Err((field, problem)) = self.timing.check() {
+            return err(field, problem);
         }
         if let Some(a) = self.affinity {
             if a.is_empty() {

@@ -1,5 +1,5 @@
 //! The pluggable single-run-queue policy trait ([`Policy`]) and the task parameters every policy
-//! understands ([`TaskParams`]).
+//! understands ([`PolicyParams`]; its timing contract is the crate-wide [`Timing`]).
 //!
 //! A policy owns one run queue (one CPU). It never reads a clock: every call that depends on time
 //! gets `now` from the caller, so a simulator, a hypervisor and a test drive the same code and get
@@ -41,6 +41,7 @@
 //! O(log n). `enqueue` of a task id not seen before may grow the per-task tables (amortised);
 //! [`Policy::reserve`] pre-sizes them so that nothing allocates afterwards.
 
+use crate::timing::Timing;
 use crate::types::{Prio, TaskId, Time};
 
 /// Lowest allowed nice value (largest weight).
@@ -73,41 +74,38 @@ pub fn nice_to_weight(nice: i8) -> u32 {
     NICE_TO_WEIGHT[idx]
 }
 
-/// What a task tells the scheduler about itself. One value serves every policy; each reads the
-/// fields it needs and ignores the others, so one scenario can run under all of them.
+/// What a task tells a [`Policy`] about itself. One value serves every policy; each reads the
+/// fields it needs and ignores the others, so one scenario can run under all of them. (The AxRT
+/// [`System`](crate::System) takes the richer [`TaskParams`](crate::TaskParams), which shares the
+/// [`Timing`] type.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TaskParams {
+pub struct PolicyParams {
     /// Base priority, 0 is the highest (read by the AxRT `rt` policy).
     pub prio: Prio,
     /// Nice value `-20..=19` (read by the fair policy and the fair half of the joint policy).
     pub nice: i8,
-    /// Period `T` of a periodic task (EDF uses it as the relative deadline when none is given).
-    pub period: Option<Time>,
-    /// Relative deadline `D`: each job must complete within `D` of its release (EDF, joint).
-    pub deadline: Option<Time>,
-    /// Worst-case execution time `C` of one job (informative; policies do not enforce it).
-    pub wcet: Option<Time>,
+    /// Timing contract. EDF and the joint policy read its relative deadline
+    /// ([`Timing::relative_deadline`]: `deadline`, else `period`); `wcet` is informative.
+    pub timing: Timing,
     /// Slice override in ns (round robin and `rt`); `None` uses the policy's default slice.
     pub slice: Option<Time>,
     /// Hint that the task is latency-sensitive (the joint policy's initial class).
     pub latency_sensitive: bool,
 }
 
-impl Default for TaskParams {
+impl Default for PolicyParams {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl TaskParams {
+impl PolicyParams {
     /// Priority [`DEFAULT_PRIO`], nice 0, no timing contract, no hint.
     pub const fn new() -> Self {
         Self {
             prio: DEFAULT_PRIO,
             nice: 0,
-            period: None,
-            deadline: None,
-            wcet: None,
+            timing: Timing::NONE,
             slice: None,
             latency_sensitive: false,
         }
@@ -131,16 +129,23 @@ impl TaskParams {
         self
     }
 
-    /// Returns `self` with relative deadline `deadline`.
-    pub const fn with_deadline(mut self, deadline: Time) -> Self {
-        self.deadline = Some(deadline);
+    /// Returns `self` with timing contract `timing`.
+    pub const fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
         self
     }
 
-    /// Returns `self` as a periodic task: period `period`, worst-case execution time `wcet`.
+    /// Returns `self` with relative deadline `deadline` (the rest of the contract is kept).
+    pub const fn with_deadline(mut self, deadline: Time) -> Self {
+        self.timing = self.timing.with_deadline(deadline);
+        self
+    }
+
+    /// Returns `self` as a periodic task: period `period`, worst-case execution time `wcet`
+    /// (a deadline already set is kept).
     pub const fn with_period(mut self, period: Time, wcet: Time) -> Self {
-        self.period = Some(period);
-        self.wcet = Some(wcet);
+        self.timing.period = Some(period);
+        self.timing.wcet = Some(wcet);
         self
     }
 
@@ -160,11 +165,6 @@ impl TaskParams {
     pub fn weight(&self) -> u32 {
         nice_to_weight(self.nice)
     }
-
-    /// Relative deadline: `deadline`, else `period`, else `None`.
-    pub fn relative_deadline(&self) -> Option<Time> {
-        self.deadline.or(self.period)
-    }
 }
 
 /// A scheduling policy for one run queue. Object safe: a simulator can hold `Box<dyn Policy>`.
@@ -182,7 +182,7 @@ pub trait Policy {
 
     /// `task` becomes runnable at `now` (new task or wake-up; a job release for deadline
     /// policies) with parameters `params`.
-    fn enqueue(&mut self, now: Time, task: TaskId, params: &TaskParams);
+    fn enqueue(&mut self, now: Time, task: TaskId, params: &PolicyParams);
 
     /// Takes a queued `task` off the run queue without running it. Returns `false` (and changes
     /// nothing) if it was not queued. O(1) or O(log n).
@@ -214,7 +214,7 @@ pub trait Policy {
 
     /// Changes the parameters of a known task (queued, current or blocked). A queued task is
     /// repositioned at once; a current task's new parameters apply from its next placement.
-    fn set_params(&mut self, now: Time, task: TaskId, params: &TaskParams);
+    fn set_params(&mut self, now: Time, task: TaskId, params: &PolicyParams);
 
     /// Number of queued tasks (the current task is not counted).
     fn len(&self) -> usize;

@@ -29,7 +29,7 @@ use crate::action::Action;
 use crate::admission;
 use crate::boost::{self, MAX_DEPTH};
 use crate::cpu::{self, Cpu, Placement};
-use crate::deadline::{Contract, Jobs};
+use crate::deadline::Jobs;
 use crate::deadlock::{Cycle, WaitGraph};
 use crate::error::{Error, Field, ParamError, Problem, Subject};
 use crate::group::Group;
@@ -37,6 +37,7 @@ use crate::params::{GroupParams, SystemConfig, TaskParams};
 use crate::runq::{rank, Rank, RunQueues};
 use crate::state::{BlockReason, TaskState, Transitions};
 use crate::stats::{Counters, GroupStats, TaskStats};
+use crate::timing::Timing;
 use crate::types::{CpuId, CpuSet, GroupId, Prio, ResourceId, TaskId, Time};
 
 /// Run-time state of one task.
@@ -50,7 +51,8 @@ struct Task {
     requested: Option<CpuSet>,
     cpus: CpuSet,
     slice: Time,
-    contract: Option<Contract>,
+    /// Its timing contract; a job is released at each wake-up if it has a deadline.
+    timing: Timing,
     state: TaskState,
     last_cpu: Option<CpuId>,
     wait_since: Time,
@@ -146,10 +148,6 @@ impl System {
             .map_err(|p| task_err(Field::Affinity, p))?;
         let id = TaskId(self.tasks.len() as u32);
         let base = params.priority.unwrap_or(g.params.priority);
-        let contract = params.job_deadline().map(|deadline| Contract {
-            deadline,
-            wcet: params.wcet,
-        });
         self.tasks.push(Task {
             name: params.name,
             group: params.group,
@@ -159,7 +157,7 @@ impl System {
             requested: params.affinity,
             cpus,
             slice: params.slice.unwrap_or(self.cfg.slice),
-            contract,
+            timing: params.timing,
             state: TaskState::Blocked(BlockReason::New),
             last_cpu: None,
             wait_since: 0,
@@ -880,7 +878,7 @@ impl System {
         }
         let now = self.now;
         let task = &mut self.tasks[t.index()];
-        if task.contract.is_some() {
+        if task.timing.relative_deadline().is_some() {
             let rt = task.stats.counters.runtime;
             task.stats.jobs.release(now, rt);
         }
@@ -902,16 +900,16 @@ impl System {
     fn complete_job(&mut self, t: TaskId) {
         let now = self.now;
         let task = &mut self.tasks[t.index()];
-        let Some(c) = task.contract else {
+        let Some(deadline) = task.timing.relative_deadline() else {
             return;
         };
         let rt = task.stats.counters.runtime;
-        if let Some(o) = task.stats.jobs.complete(now, rt, &c) {
+        if let Some(o) = task.stats.jobs.complete(now, rt, &task.timing) {
             if o.missed {
                 self.count(t, |k| k.misses += 1);
                 self.notes.push(Action::DeadlineMiss {
                     task: t,
-                    lateness: o.response - c.deadline,
+                    lateness: o.response - deadline,
                 });
             }
         }

@@ -1,15 +1,14 @@
 //! Every parameter-validation and admission-control error path: each names the entity, the
 //! field and the problem; admission names the overflowing group and by how much.
 
+mod common;
+
 use axrt_policy::params::MS;
 use axrt_policy::{
     CpuSet, Error, Field, GroupId, GroupParams, ParamError, Problem, Subject, System, SystemConfig,
     TaskParams,
 };
-
-fn sys(cpus: usize) -> System {
-    System::new(SystemConfig::new(cpus)).unwrap()
-}
+use common::sys;
 
 fn group_err(name: &str, field: Field, problem: Problem) -> Error {
     Error::Param(ParamError {
@@ -129,19 +128,19 @@ fn task_parameter_errors() {
         .unwrap();
     let t = |n: &str| TaskParams::new(n);
     let mut dl_over_period = t("a");
-    dl_over_period.period = Some(MS);
-    dl_over_period.deadline = Some(2 * MS);
+    dl_over_period.timing.period = Some(MS);
+    dl_over_period.timing.deadline = Some(2 * MS);
     let mut wcet_over_dl = t("b");
-    wcet_over_dl.period = Some(2 * MS);
-    wcet_over_dl.deadline = Some(MS);
-    wcet_over_dl.wcet = Some(MS + 1);
+    wcet_over_dl.timing.period = Some(2 * MS);
+    wcet_over_dl.timing.deadline = Some(MS);
+    wcet_over_dl.timing.wcet = Some(MS + 1);
     let mut wcet_over_period = t("c");
-    wcet_over_period.period = Some(MS);
-    wcet_over_period.wcet = Some(MS + 1);
+    wcet_over_period.timing.period = Some(MS);
+    wcet_over_period.timing.wcet = Some(MS + 1);
     let mut wcet_alone = t("d");
-    wcet_alone.wcet = Some(MS);
+    wcet_alone.timing.wcet = Some(MS);
     let mut zero_period = t("e");
-    zero_period.period = Some(0);
+    zero_period.timing.period = Some(0);
     let cases = [
         (t("s").slice(0), Field::Slice, Problem::Zero),
         (zero_period, Field::Period, Problem::Zero),
@@ -188,8 +187,8 @@ fn task_parameter_errors() {
     );
     // A deadline alone (no period) is a valid sporadic contract.
     let mut sporadic = t("sp");
-    sporadic.deadline = Some(MS);
-    sporadic.wcet = Some(MS / 2);
+    sporadic.timing.deadline = Some(MS);
+    sporadic.timing.wcet = Some(MS / 2);
     assert!(s.add_task(sporadic).is_ok());
 }
 

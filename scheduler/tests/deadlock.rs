@@ -2,11 +2,14 @@
 //! wait the cycle search of `WaitGraph` is compared with a plain visited-set walk written here.
 //! Also: a 1,000-task chain is checked quickly, and a reported cycle is always a real one.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::Instant;
 
 use axrt_policy::deadlock::WaitGraph;
 use axrt_policy::{ResourceId, TaskId};
+use common::owner_chain;
 use proptest::prelude::*;
 
 const TASKS: u32 = 10;
@@ -37,20 +40,11 @@ struct Model {
 }
 
 impl Model {
-    /// Follows owners from `w` with a visited set; true if it comes back to `w`.
+    /// Follows owners from `w`; true if it comes back to `w`.
     fn closes_cycle(&self, w: u32) -> bool {
-        let mut seen = HashSet::new();
-        let mut t = w;
-        while let Some(o) = self.waits[t as usize].and_then(|r| self.owner[r as usize]) {
-            if o == w {
-                return true;
-            }
-            if !seen.insert(o) {
-                return false;
-            }
-            t = o;
-        }
-        false
+        common::closes_cycle(w, |t| {
+            self.waits[t as usize].and_then(|r| self.owner[r as usize])
+        })
     }
 }
 
@@ -113,24 +107,9 @@ proptest! {
     }
 }
 
-/// Task `i` owns resource `i` and waits on resource `i + 1`; the last task's wait on resource 0
-/// closes a cycle through all of them.
-fn long_chain(n: u32) -> WaitGraph {
-    let mut g = WaitGraph::new();
-    g.reserve_tasks(n as usize);
-    g.reserve_resources(n as usize);
-    for i in 0..n {
-        g.set_owner(ResourceId(i), Some(TaskId(i)));
-    }
-    for i in 0..n - 1 {
-        g.add_wait(TaskId(i), ResourceId(i + 1));
-    }
-    g
-}
-
 #[test]
 fn thousand_task_chain_without_and_with_cycle() {
-    let mut g = long_chain(1000);
+    let mut g = owner_chain(1000);
     assert_eq!(g.find_cycle(TaskId(0)), None);
     g.add_wait(TaskId(999), ResourceId(0));
     let start = Instant::now();

@@ -2,32 +2,14 @@
 //! wake, block, yield, directed yield, tick and lock wait/release on known resources make no
 //! heap allocation. Checked with a counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System as Heap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
 use axrt_policy::params::MS;
-use axrt_policy::{Action, BlockReason, ResourceId, System, SystemConfig, TaskParams};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { Heap.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { Heap.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        unsafe { Heap.realloc(p, l, n) }
-    }
-}
+use axrt_policy::{Action, BlockReason, ResourceId, System};
+use common::{add_woken_tasks, allocs, sys, CountingAlloc};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn cycle(s: &mut System, now: &mut u64, out: &mut Vec<Action>) {
     for round in 0..50u32 {
@@ -59,22 +41,16 @@ fn cycle(s: &mut System, now: &mut u64, out: &mut Vec<Action>) {
 
 #[test]
 fn hot_path_does_not_allocate() {
-    let mut s = System::new(SystemConfig::new(2)).unwrap();
+    let mut s = sys(2);
     let mut out = Vec::with_capacity(256);
-    for i in 0..64u8 {
-        let t = s
-            .add_task(TaskParams::new("t").priority(i % 4 * 50))
-            .unwrap();
-        s.wake(0, t, &mut out).unwrap();
-        out.clear();
-    }
+    add_woken_tasks(&mut s, 64, |i| (i % 4 * 50) as u8, &mut out);
     let mut now = 0;
     cycle(&mut s, &mut now, &mut out); // warm-up: waiter lists get their capacity
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     cycle(&mut s, &mut now, &mut out);
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let after = allocs();
     assert_eq!(after - before, 0);
     // The counter does count.
     let b = std::hint::black_box(Box::new(7u64));
-    assert!(ALLOCS.load(Ordering::Relaxed) > after && *b == 7);
+    assert!(allocs() > after && *b == 7);
 }

@@ -9,15 +9,16 @@
 //! Every property is checked against an independent expectation (a reference model, a formula,
 //! or a negative control showing the same check fails for a policy that lacks the property).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
+
 use std::collections::VecDeque;
 
 use axrt_policy::policies::{
     Class, EdfPolicy, FairPolicy, FifoPolicy, JointPolicy, RrPolicy, RtPolicy,
 };
-use axrt_policy::policy::{nice_to_weight, Policy, TaskParams};
+use axrt_policy::policy::{nice_to_weight, Policy, PolicyParams};
 use axrt_policy::types::{TaskId, Time};
+use common::{allocs, CountingAlloc};
 use proptest::prelude::*;
 
 const US: Time = 1_000;
@@ -48,12 +49,12 @@ enum Pattern {
 /// A simulated task.
 #[derive(Clone, Debug)]
 struct SimTask {
-    params: TaskParams,
+    params: PolicyParams,
     pattern: Pattern,
 }
 
 impl SimTask {
-    fn busy(params: TaskParams) -> Self {
+    fn busy(params: PolicyParams) -> Self {
         Self {
             params,
             pattern: Pattern::Busy {
@@ -64,7 +65,7 @@ impl SimTask {
         }
     }
 
-    fn periodic(params: TaskParams, offset: Time, period: Time, work: Time) -> Self {
+    fn periodic(params: PolicyParams, offset: Time, period: Time, work: Time) -> Self {
         Self {
             params,
             pattern: Pattern::Periodic {
@@ -216,6 +217,7 @@ fn simulate(policy: &mut dyn Policy, tasks: &[SimTask], end: Time, tick: Time) -
             stats[i].responses.push((release, response));
             if tasks[i]
                 .params
+                .timing
                 .relative_deadline()
                 .is_some_and(|d| response > d)
             {
@@ -274,21 +276,26 @@ fn all_policies() -> Vec<Box<dyn Policy>> {
 // Fair policy
 // ---------------------------------------------------------------------------------------------
 
+/// Four identical CPU-bound workers with 500 ms of work each, yielding every `yield_every`.
+fn equal_workers(yield_every: Option<Time>) -> Vec<SimTask> {
+    (0..4)
+        .map(|_| SimTask {
+            params: PolicyParams::new(),
+            pattern: Pattern::Busy {
+                start: 0,
+                total: Some(500 * MS),
+                yield_every,
+            },
+        })
+        .collect()
+}
+
 /// Seed 002's test: four identical CPU-bound workers that yield every 1% of their work finish
 /// with fastest/slowest completion time ≥ 80%. Without yields too (slices alone must share).
 #[test]
 fn fair_four_equal_workers_finish_together() {
     for yield_every in [Some(5 * MS), None] {
-        let tasks: Vec<SimTask> = (0..4)
-            .map(|_| SimTask {
-                params: TaskParams::new(),
-                pattern: Pattern::Busy {
-                    start: 0,
-                    total: Some(500 * MS),
-                    yield_every,
-                },
-            })
-            .collect();
+        let tasks = equal_workers(yield_every);
         let r = simulate(&mut FairPolicy::new(), &tasks, Time::MAX, MS);
         let f = completion_fairness(&r.stats);
         assert!(f >= 0.8, "fairness {f:.3} with yield_every {yield_every:?}");
@@ -299,18 +306,20 @@ fn fair_four_equal_workers_finish_together() {
 /// other (fairness 25%), so the 80% check does detect an unfair policy.
 #[test]
 fn fairness_metric_rejects_fifo_without_yields() {
-    let tasks: Vec<SimTask> = (0..4)
-        .map(|_| SimTask {
-            params: TaskParams::new(),
-            pattern: Pattern::Busy {
-                start: 0,
-                total: Some(500 * MS),
-                yield_every: None,
-            },
-        })
-        .collect();
+    let tasks = equal_workers(None);
     let r = simulate(&mut FifoPolicy::new(), &tasks, Time::MAX, MS);
     assert!(completion_fairness(&r.stats) < 0.3);
+}
+
+/// The CPU shares busy tasks with nice values `nices` get under the fair policy in 20 s.
+fn fair_shares(nices: &[i8]) -> Vec<f64> {
+    let tasks: Vec<SimTask> = nices
+        .iter()
+        .map(|&n| SimTask::busy(PolicyParams::new().with_nice(n)))
+        .collect();
+    let end = 20_000 * MS;
+    let r = simulate(&mut FairPolicy::new(), &tasks, end, MS);
+    r.stats.iter().map(|s| s.cpu as f64 / end as f64).collect()
 }
 
 /// Nice 0, 5 and -5 sharing one CPU for 20 s get CPU in proportion to 1024 : 335 : 3121,
@@ -318,16 +327,11 @@ fn fairness_metric_rejects_fifo_without_yields() {
 #[test]
 fn fair_nice_weights_give_proportional_shares() {
     let nices = [0i8, 5, -5];
-    let tasks: Vec<SimTask> = nices
-        .iter()
-        .map(|&n| SimTask::busy(TaskParams::new().with_nice(n)))
-        .collect();
-    let end = 20_000 * MS;
-    let r = simulate(&mut FairPolicy::new(), &tasks, end, MS);
+    let shares = fair_shares(&nices);
     let total: f64 = [1024.0, 335.0, 3121.0].iter().sum();
     for (i, w) in [1024.0, 335.0, 3121.0].iter().enumerate() {
         let expected = w / total;
-        let got = r.stats[i].cpu as f64 / end as f64;
+        let got = shares[i];
         assert!(
             (got / expected - 1.0).abs() < 0.05,
             "nice {}: share {got:.4}, expected {expected:.4}",
@@ -340,9 +344,9 @@ fn fair_nice_weights_give_proportional_shares() {
 /// roughly its fair quarter, not the whole CPU (which it would get if it started at 0).
 #[test]
 fn fair_newcomer_is_placed_at_min_vruntime() {
-    let mut tasks: Vec<SimTask> = (0..3).map(|_| SimTask::busy(TaskParams::new())).collect();
+    let mut tasks: Vec<SimTask> = (0..3).map(|_| SimTask::busy(PolicyParams::new())).collect();
     tasks.push(SimTask {
-        params: TaskParams::new(),
+        params: PolicyParams::new(),
         pattern: Pattern::Busy {
             start: 300 * MS,
             total: None,
@@ -377,7 +381,7 @@ proptest! {
     fn fair_equal_tasks_share_equally(n in 2usize..8, nice in -20i8..=19, work_ms in 100u64..400) {
         let tasks: Vec<SimTask> = (0..n)
             .map(|_| SimTask {
-                params: TaskParams::new().with_nice(nice),
+                params: PolicyParams::new().with_nice(nice),
                 pattern: Pattern::Busy { start: 0, total: Some(work_ms * MS), yield_every: None },
             })
             .collect();
@@ -391,16 +395,11 @@ proptest! {
     /// Random nice values: every task's long-run share is within 5% of weight / total weight.
     #[test]
     fn fair_shares_follow_weights(nices in prop::collection::vec(-8i8..=8, 2..5)) {
-        let tasks: Vec<SimTask> = nices
-            .iter()
-            .map(|&n| SimTask::busy(TaskParams::new().with_nice(n)))
-            .collect();
-        let end = 20_000 * MS;
-        let r = simulate(&mut FairPolicy::new(), &tasks, end, MS);
+        let shares = fair_shares(&nices);
         let total: f64 = nices.iter().map(|&n| f64::from(nice_to_weight(n))).sum();
         for (i, &n) in nices.iter().enumerate() {
             let expected = f64::from(nice_to_weight(n)) / total;
-            let got = r.stats[i].cpu as f64 / end as f64;
+            let got = shares[i];
             prop_assert!((got / expected - 1.0).abs() < 0.05,
                 "nice {n}: share {got:.4} expected {expected:.4}");
         }
@@ -420,7 +419,7 @@ fn feasible_set() -> Vec<SimTask> {
             let p = period_ms * MS;
             let c = wcet_us * US;
             SimTask::periodic(
-                TaskParams::new().with_period(p, c),
+                PolicyParams::new().with_period(p, c),
                 i as Time * 100 * US,
                 p,
                 c,
@@ -480,7 +479,7 @@ proptest! {
                 let wcet = (period as u128 * u128::from(w) * u128::from(util_pct)
                     / (u128::from(weight_sum) * 100)) as Time;
                 let wcet = wcet.max(1);
-                SimTask::periodic(TaskParams::new().with_period(period, wcet), i as Time * 37 * US, period, wcet)
+                SimTask::periodic(PolicyParams::new().with_period(period, wcet), i as Time * 37 * US, period, wcet)
             })
             .collect();
         let r = simulate(&mut EdfPolicy::default(), &tasks, 1_000 * MS, MS);
@@ -497,7 +496,7 @@ proptest! {
         let mut releases: Vec<(Time, Time)> = jobs.iter().map(|&(r, d)| (r * US, d * US)).collect();
         releases.sort_by_key(|j| j.0);
         for (i, &(rel, d)) in releases.iter().enumerate() {
-            pol.enqueue(rel, TaskId(i as u32), &TaskParams::new().with_deadline(d));
+            pol.enqueue(rel, TaskId(i as u32), &PolicyParams::new().with_deadline(d));
         }
         let mut expected: Vec<(Time, usize)> =
             releases.iter().enumerate().map(|(i, &(r, d))| (r + d, i)).collect();
@@ -519,7 +518,7 @@ proptest! {
 /// each.
 #[test]
 fn rr_rotates_one_slice_each() {
-    let tasks: Vec<SimTask> = (0..3).map(|_| SimTask::busy(TaskParams::new())).collect();
+    let tasks: Vec<SimTask> = (0..3).map(|_| SimTask::busy(PolicyParams::new())).collect();
     let r = simulate(&mut RrPolicy::new(4 * MS), &tasks, 120 * MS, MS);
     assert_eq!(r.trace.len(), 30);
     for (k, &(start, task, len)) in r.trace.iter().enumerate() {
@@ -536,7 +535,7 @@ proptest! {
     /// at most one slice.
     #[test]
     fn rr_is_cyclic_and_even(n in 1usize..10, slice_ms in 1u64..10, rounds in 1u64..6) {
-        let tasks: Vec<SimTask> = (0..n).map(|_| SimTask::busy(TaskParams::new())).collect();
+        let tasks: Vec<SimTask> = (0..n).map(|_| SimTask::busy(PolicyParams::new())).collect();
         let end = (n as u64 * rounds * slice_ms + slice_ms / 2 + 1) * MS;
         let r = simulate(&mut RrPolicy::new(slice_ms * MS), &tasks, end, MS);
         if n > 1 {
@@ -584,7 +583,7 @@ proptest! {
             now += 1;
             match op {
                 FifoOp::Enqueue => {
-                    pol.enqueue(now, TaskId(next_id), &TaskParams::new().with_prio((next_id % 256) as u8));
+                    pol.enqueue(now, TaskId(next_id), &PolicyParams::new().with_prio((next_id % 256) as u8));
                     model.push_back(next_id);
                     next_id += 1;
                 }
@@ -622,10 +621,10 @@ proptest! {
 #[test]
 fn rt_priority_preempts_and_rotates_within_level() {
     let mut tasks: Vec<SimTask> = (0..3)
-        .map(|_| SimTask::busy(TaskParams::new().with_prio(128)))
+        .map(|_| SimTask::busy(PolicyParams::new().with_prio(128)))
         .collect();
     tasks.push(SimTask::periodic(
-        TaskParams::new().with_prio(10).with_deadline(MS),
+        PolicyParams::new().with_prio(10).with_deadline(MS),
         500 * US,
         7 * MS,
         300 * US,
@@ -645,7 +644,7 @@ fn rt_priority_preempts_and_rotates_within_level() {
 fn joint_reclassifies_a_task_whose_behaviour_changes() {
     let mut pol = JointPolicy::default(); // 2 ms quantum
     let t = TaskId(0);
-    let p = TaskParams::new();
+    let p = PolicyParams::new();
     let mut now = 0;
     pol.enqueue(now, t, &p);
     assert_eq!(pol.class_of(t), Some(Class::CpuBound));
@@ -702,13 +701,13 @@ fn joint_reclassifies_a_task_whose_behaviour_changes() {
 fn joint_bounds_latency_under_150_percent_overload_rr_does_not() {
     let mut tasks = vec![
         SimTask::periodic(
-            TaskParams::new().with_deadline(5 * MS),
+            PolicyParams::new().with_deadline(5 * MS),
             0,
             10 * MS,
             500 * US,
         ),
         SimTask::periodic(
-            TaskParams::new().with_deadline(5 * MS),
+            PolicyParams::new().with_deadline(5 * MS),
             3 * MS,
             10 * MS,
             500 * US,
@@ -716,7 +715,7 @@ fn joint_bounds_latency_under_150_percent_overload_rr_does_not() {
     ];
     for i in 0..4 {
         tasks.push(SimTask::periodic(
-            TaskParams::new(),
+            PolicyParams::new(),
             i * MS,
             100 * MS,
             35 * MS,
@@ -795,7 +794,7 @@ proptest! {
                 match *op {
                     AnyOp::Enqueue(t, prio, nice, d) => {
                         if blocked.remove(&t) {
-                            let p = TaskParams::new().with_prio(prio).with_nice(nice).with_deadline(d * MS);
+                            let p = PolicyParams::new().with_prio(prio).with_nice(nice).with_deadline(d * MS);
                             pol.enqueue(now, TaskId(t), &p);
                             queued.insert(t);
                         }
@@ -835,27 +834,6 @@ proptest! {
 // No allocation on the hot path
 // ---------------------------------------------------------------------------------------------
 
-/// Counts allocations made by the current thread (other test threads are not counted).
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|a| a.set(a.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|a| a.set(a.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
@@ -863,7 +841,6 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 /// for every policy. (The counter is checked to work by a deliberate allocation.)
 #[test]
 fn hot_path_does_not_allocate() {
-    let allocs = || ALLOCS.with(|a| a.get());
     let before = allocs();
     let v: Vec<u64> = Vec::with_capacity(4);
     drop(std::hint::black_box(v));
@@ -873,7 +850,7 @@ fn hot_path_does_not_allocate() {
         const N: u32 = 1000;
         pol.reserve(N as usize);
         for i in 0..N {
-            let p = TaskParams::new()
+            let p = PolicyParams::new()
                 .with_prio((i % 7) as u8)
                 .with_nice((i % 11) as i8 - 5)
                 .with_deadline(u64::from(i % 13 + 1) * MS);
@@ -888,13 +865,13 @@ fn hot_path_does_not_allocate() {
             match k % 5 {
                 0 => {
                     pol.block(now, t, 100 * US);
-                    pol.enqueue(now, t, &TaskParams::new().latency_sensitive());
+                    pol.enqueue(now, t, &PolicyParams::new().latency_sensitive());
                 }
                 1 => {
                     pol.put_prev(now, t, 100 * US, false);
                     let victim = TaskId(((k * 7919) % u64::from(N)) as u32);
                     if pol.remove(now, victim) {
-                        pol.enqueue(now, victim, &TaskParams::new());
+                        pol.enqueue(now, victim, &PolicyParams::new());
                     }
                 }
                 _ => pol.put_prev(now, t, 100 * US, true),

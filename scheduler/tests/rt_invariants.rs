@@ -13,7 +13,9 @@
 //!   ready or running (a directed-yield boost only lives while its target runs or waits to);
 //! * (d) `lock_wait` reports a cycle exactly when the model's wait-for graph has one.
 
-use std::collections::{BTreeMap, HashSet};
+mod common;
+
+use std::collections::BTreeMap;
 
 use axrt_policy::params::MS;
 use axrt_policy::{
@@ -91,18 +93,9 @@ struct Locks {
 
 impl Locks {
     fn closes_cycle(&self, w: usize) -> bool {
-        let mut seen = HashSet::new();
-        let mut t = w;
-        while let Some(&o) = self.waits.get(&t).and_then(|r| self.owner.get(r)) {
-            if o == w {
-                return true;
-            }
-            if !seen.insert(o) {
-                return false;
-            }
-            t = o;
-        }
-        false
+        common::closes_cycle(w, |t| {
+            self.waits.get(&t).and_then(|r| self.owner.get(r)).copied()
+        })
     }
 
     fn has_cycle(&self) -> bool {

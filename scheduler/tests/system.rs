@@ -2,16 +2,15 @@
 //! CPUs, round robin, state transitions, the starvation reserve, budgets (throttle and
 //! background), directed yield, lock inheritance, jobs and reservation windows.
 
+mod common;
+
 use axrt_policy::params::MS;
 use axrt_policy::state::StateKind;
 use axrt_policy::{
-    Action, BlockReason, CpuSet, Error, GroupId, GroupParams, Overrun, ResourceId, System,
-    SystemConfig, TaskId, TaskParams, TaskState, Time,
+    Action, BlockReason, CpuSet, Error, GroupId, GroupParams, Overrun, ResourceId, System, TaskId,
+    TaskParams, TaskState, Time,
 };
-
-fn sys(cpus: usize) -> System {
-    System::new(SystemConfig::new(cpus)).unwrap()
-}
+use common::sys;
 
 fn task(s: &mut System, name: &str, prio: u8) -> TaskId {
     s.add_task(TaskParams::new(name).priority(prio)).unwrap()

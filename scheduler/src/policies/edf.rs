@@ -11,10 +11,9 @@
 //! On one CPU this meets every deadline of any task set with utilisation `Σ C/D ≤ 1` (Liu &
 //! Layland). The queue is a [`KeyedHeap`] keyed by absolute deadline: O(log n) operations.
 
-use alloc::vec::Vec;
-
+use super::table::{Running, TaskTable};
 use super::KeyedHeap;
-use crate::policy::{Policy, TaskParams};
+use crate::policy::{Policy, PolicyParams};
 use crate::types::{TaskId, Time};
 
 /// Relative deadline for tasks that state neither a deadline nor a period (100 ms).
@@ -38,9 +37,9 @@ const FRESH: EdfTask = EdfTask {
 #[derive(Clone, Debug)]
 pub struct EdfPolicy {
     queue: KeyedHeap,
-    tasks: Vec<EdfTask>,
+    tasks: TaskTable<EdfTask>,
     default_relative: Time,
-    current: Option<TaskId>,
+    current: Option<Running>,
 }
 
 impl Default for EdfPolicy {
@@ -54,7 +53,7 @@ impl EdfPolicy {
     pub fn new(default_relative: Time) -> Self {
         Self {
             queue: KeyedHeap::new(),
-            tasks: Vec::new(),
+            tasks: TaskTable::new(FRESH),
             default_relative,
             current: None,
         }
@@ -62,7 +61,7 @@ impl EdfPolicy {
 
     /// Absolute deadline of `task`'s current job (meaningful once it has been enqueued).
     pub fn deadline_of(&self, task: TaskId) -> Option<Time> {
-        self.tasks.get(task.index()).map(|t| t.deadline)
+        self.tasks.get(task).map(|t| t.deadline)
     }
 
     /// The earliest queued absolute deadline.
@@ -70,21 +69,11 @@ impl EdfPolicy {
         self.queue.peek().map(|(_, d)| d)
     }
 
-    fn relative(&self, params: &TaskParams) -> Time {
-        params.relative_deadline().unwrap_or(self.default_relative)
-    }
-
-    fn task_mut(&mut self, task: TaskId) -> &mut EdfTask {
-        let i = task.index();
-        if i >= self.tasks.len() {
-            self.reserve(i + 1);
-        }
-        &mut self.tasks[i]
-    }
-
-    fn end_current(&mut self, task: TaskId) {
-        debug_assert_eq!(self.current, Some(task), "not the current task");
-        self.current = None;
+    fn relative(&self, params: &PolicyParams) -> Time {
+        params
+            .timing
+            .relative_deadline()
+            .unwrap_or(self.default_relative)
     }
 }
 
@@ -94,17 +83,15 @@ impl Policy for EdfPolicy {
     }
 
     fn reserve(&mut self, ids: usize) {
-        if ids > self.tasks.len() {
-            self.tasks.resize(ids, FRESH);
-        }
+        self.tasks.reserve(ids);
         self.queue.reserve_ids(ids);
     }
 
-    fn enqueue(&mut self, now: Time, task: TaskId, params: &TaskParams) {
+    fn enqueue(&mut self, now: Time, task: TaskId, params: &PolicyParams) {
         debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
         let relative = self.relative(params);
         let deadline = now.saturating_add(relative);
-        *self.task_mut(task) = EdfTask { relative, deadline };
+        *self.tasks.entry(task) = EdfTask { relative, deadline };
         self.queue.push(task, deadline);
     }
 
@@ -112,32 +99,30 @@ impl Policy for EdfPolicy {
         self.queue.remove(task).is_some()
     }
 
-    fn pick_next(&mut self, _now: Time) -> Option<TaskId> {
+    fn pick_next(&mut self, now: Time) -> Option<TaskId> {
         debug_assert!(self.current.is_none(), "pick_next with a task current");
         let (task, _) = self.queue.pop()?;
-        self.current = Some(task);
+        self.current = Some(Running { task, since: now });
         Some(task)
     }
 
     fn put_prev(&mut self, _now: Time, task: TaskId, _ran: Time, _preempted: bool) {
-        self.end_current(task);
-        let deadline = self.task_mut(task).deadline;
+        Running::end(&mut self.current, task);
+        let deadline = self.tasks.entry(task).deadline;
         self.queue.push(task, deadline);
     }
 
     fn block(&mut self, _now: Time, task: TaskId, _ran: Time) {
-        self.end_current(task);
+        Running::end(&mut self.current, task);
     }
 
     fn forget(&mut self, task: TaskId) {
         debug_assert!(!self.queue.contains(task));
-        if let Some(t) = self.tasks.get_mut(task.index()) {
-            *t = FRESH;
-        }
+        self.tasks.reset(task);
     }
 
     fn tick(&mut self, _now: Time, current: TaskId) -> bool {
-        match (self.earliest_queued(), self.tasks.get(current.index())) {
+        match (self.earliest_queued(), self.tasks.get(current)) {
             (Some(d), Some(t)) => d < t.deadline,
             _ => false,
         }
@@ -147,9 +132,9 @@ impl Policy for EdfPolicy {
         None
     }
 
-    fn set_params(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+    fn set_params(&mut self, _now: Time, task: TaskId, params: &PolicyParams) {
         let relative = self.relative(params);
-        self.task_mut(task).relative = relative;
+        self.tasks.entry(task).relative = relative;
     }
 
     fn len(&self) -> usize {
@@ -169,11 +154,11 @@ mod tests {
         let mut pol = EdfPolicy::new(50 * MS);
         // (id, release, params): deadlines 30, 25, 50 (default), 12 (period), 30 (tie).
         let jobs = [
-            (0u32, 0, TaskParams::new().with_deadline(30 * MS)),
-            (1, 5 * MS, TaskParams::new().with_deadline(20 * MS)),
-            (2, 0, TaskParams::new()),
-            (3, 2 * MS, TaskParams::new().with_period(10 * MS, MS)),
-            (4, 10 * MS, TaskParams::new().with_deadline(20 * MS)),
+            (0u32, 0, PolicyParams::new().with_deadline(30 * MS)),
+            (1, 5 * MS, PolicyParams::new().with_deadline(20 * MS)),
+            (2, 0, PolicyParams::new()),
+            (3, 2 * MS, PolicyParams::new().with_period(10 * MS, MS)),
+            (4, 10 * MS, PolicyParams::new().with_deadline(20 * MS)),
         ];
         for (id, rel, p) in jobs {
             pol.enqueue(rel, TaskId(id), &p);
@@ -190,11 +175,15 @@ mod tests {
     #[test]
     fn earlier_deadline_preempts_and_the_job_keeps_its_deadline() {
         let mut pol = EdfPolicy::default();
-        pol.enqueue(0, TaskId(0), &TaskParams::new().with_deadline(100 * MS));
+        pol.enqueue(0, TaskId(0), &PolicyParams::new().with_deadline(100 * MS));
         let a = pol.pick_next(0).unwrap();
-        pol.enqueue(MS, TaskId(1), &TaskParams::new().with_deadline(200 * MS));
+        pol.enqueue(MS, TaskId(1), &PolicyParams::new().with_deadline(200 * MS));
         assert!(!pol.tick(MS, a), "later deadline must not preempt");
-        pol.enqueue(2 * MS, TaskId(2), &TaskParams::new().with_deadline(50 * MS));
+        pol.enqueue(
+            2 * MS,
+            TaskId(2),
+            &PolicyParams::new().with_deadline(50 * MS),
+        );
         assert!(pol.tick(2 * MS, a));
         pol.put_prev(2 * MS, a, 2 * MS, true);
         assert_eq!(pol.deadline_of(a), Some(100 * MS));
@@ -207,20 +196,20 @@ mod tests {
     #[test]
     fn next_release_gets_a_new_deadline() {
         let mut pol = EdfPolicy::default();
-        let p = TaskParams::new().with_period(10 * MS, MS);
+        let p = PolicyParams::new().with_period(10 * MS, MS);
         pol.enqueue(0, TaskId(0), &p);
         let t = pol.pick_next(0).unwrap();
         pol.block(MS, t, MS);
         pol.enqueue(10 * MS, t, &p);
         assert_eq!(pol.deadline_of(t), Some(20 * MS));
-        pol.set_params(10 * MS, t, &TaskParams::new().with_deadline(3 * MS));
+        pol.set_params(10 * MS, t, &PolicyParams::new().with_deadline(3 * MS));
         assert_eq!(
             pol.deadline_of(t),
             Some(20 * MS),
             "the current job keeps its deadline"
         );
         assert!(pol.remove(10 * MS, t));
-        pol.enqueue(30 * MS, t, &TaskParams::new().with_deadline(3 * MS));
+        pol.enqueue(30 * MS, t, &PolicyParams::new().with_deadline(3 * MS));
         assert_eq!(pol.deadline_of(t), Some(33 * MS));
     }
 }

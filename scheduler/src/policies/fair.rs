@@ -18,10 +18,9 @@
 //! allocation once ids are reserved. The joint policy uses this policy as its weighted fair
 //! queueing half.
 
-use alloc::vec::Vec;
-
+use super::table::{Running, TaskTable};
 use super::KeyedHeap;
-use crate::policy::{nice_to_weight, Policy, TaskParams, NICE_0_WEIGHT};
+use crate::policy::{nice_to_weight, Policy, PolicyParams, NICE_0_WEIGHT};
 use crate::types::{TaskId, Time};
 
 /// Default target latency: the period in which every runnable task should run once (24 ms).
@@ -44,23 +43,17 @@ const FRESH: FairTask = FairTask {
     counted: 0,
 };
 
-/// The current task.
-#[derive(Clone, Copy, Debug)]
-struct Current {
-    task: TaskId,
-    picked_at: Time,
-    slice: Time,
-}
-
 /// The fair (CFS-like) policy (name `"fair"`).
 #[derive(Clone, Debug)]
 pub struct FairPolicy {
     queue: KeyedHeap,
-    tasks: Vec<FairTask>,
+    tasks: TaskTable<FairTask>,
     min_vruntime: u64,
     /// Sum of the weights of the queued tasks and the current one.
     runnable_weight: u64,
-    current: Option<Current>,
+    current: Option<Running>,
+    /// The slice the current task was given.
+    current_slice: Time,
     latency: Time,
     min_granularity: Time,
 }
@@ -87,10 +80,11 @@ impl FairPolicy {
     pub fn with_tuning(latency: Time, min_granularity: Time) -> Self {
         Self {
             queue: KeyedHeap::new(),
-            tasks: Vec::new(),
+            tasks: TaskTable::new(FRESH),
             min_vruntime: 0,
             runnable_weight: 0,
             current: None,
+            current_slice: 0,
             latency: latency.max(1),
             min_granularity: min_granularity.max(1),
         }
@@ -98,7 +92,7 @@ impl FairPolicy {
 
     /// Virtual runtime of a known task (not counting a run in progress).
     pub fn vruntime(&self, task: TaskId) -> Option<u64> {
-        self.tasks.get(task.index()).map(|t| t.vruntime)
+        self.tasks.get(task).map(|t| t.vruntime)
     }
 
     /// The monotonic virtual-time floor new and waking tasks are placed at.
@@ -106,17 +100,9 @@ impl FairPolicy {
         self.min_vruntime
     }
 
-    fn task_mut(&mut self, task: TaskId) -> &mut FairTask {
-        let i = task.index();
-        if i >= self.tasks.len() {
-            self.reserve(i + 1);
-        }
-        &mut self.tasks[i]
-    }
-
     /// Moves `min_vruntime` up to the smallest virtual runtime among current and queued tasks.
     fn update_min_vruntime(&mut self) {
-        let cur = self.current.map(|c| self.tasks[c.task.index()].vruntime);
+        let cur = self.current.map(|c| self.tasks[c.task].vruntime);
         let left = self.queue.peek().map(|(_, v)| v);
         let floor = match (cur, left) {
             (Some(a), Some(b)) => a.min(b),
@@ -139,14 +125,13 @@ impl FairPolicy {
 
     /// Charges `ran` ns to the current `task` and ends its run.
     fn charge_current(&mut self, task: TaskId, ran: Time) {
-        debug_assert_eq!(self.current.map(|c| c.task), Some(task), "not current");
-        self.current = None;
-        let t = self.task_mut(task);
+        Running::end(&mut self.current, task);
+        let t = self.tasks.entry(task);
         t.vruntime = t.vruntime.saturating_add(vtime_delta(ran, t.weight));
     }
 
     fn uncount(&mut self, task: TaskId) {
-        let t = self.task_mut(task);
+        let t = self.tasks.entry(task);
         let w = u64::from(t.counted);
         t.counted = 0;
         self.runnable_weight -= w;
@@ -159,16 +144,14 @@ impl Policy for FairPolicy {
     }
 
     fn reserve(&mut self, ids: usize) {
-        if ids > self.tasks.len() {
-            self.tasks.resize(ids, FRESH);
-        }
+        self.tasks.reserve(ids);
         self.queue.reserve_ids(ids);
     }
 
-    fn enqueue(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+    fn enqueue(&mut self, _now: Time, task: TaskId, params: &PolicyParams) {
         debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
         let floor = self.min_vruntime;
-        let t = self.task_mut(task);
+        let t = self.tasks.entry(task);
         t.weight = params.weight();
         t.vruntime = t.vruntime.max(floor);
         let (vruntime, w, old) = (t.vruntime, t.weight, t.counted);
@@ -190,19 +173,15 @@ impl Policy for FairPolicy {
     fn pick_next(&mut self, now: Time) -> Option<TaskId> {
         debug_assert!(self.current.is_none(), "pick_next with a task current");
         let (task, _) = self.queue.pop()?;
-        let slice = self.slice_of(self.tasks[task.index()].weight, self.runnable_weight);
-        self.current = Some(Current {
-            task,
-            picked_at: now,
-            slice,
-        });
+        self.current_slice = self.slice_of(self.tasks[task].weight, self.runnable_weight);
+        self.current = Some(Running { task, since: now });
         self.update_min_vruntime();
         Some(task)
     }
 
     fn put_prev(&mut self, _now: Time, task: TaskId, ran: Time, _preempted: bool) {
         self.charge_current(task, ran);
-        let v = self.tasks[task.index()].vruntime;
+        let v = self.tasks[task].vruntime;
         self.queue.push(task, v);
         self.update_min_vruntime();
     }
@@ -215,43 +194,42 @@ impl Policy for FairPolicy {
 
     fn forget(&mut self, task: TaskId) {
         debug_assert!(!self.queue.contains(task));
-        if let Some(t) = self.tasks.get_mut(task.index()) {
-            let counted = u64::from(t.counted);
-            *t = FRESH;
-            self.runnable_weight -= counted;
+        if let Some(old) = self.tasks.reset(task) {
+            self.runnable_weight -= u64::from(old.counted);
         }
     }
 
     fn tick(&mut self, now: Time, current: TaskId) -> bool {
-        let Some(cur) = self.current.filter(|c| c.task == current) else {
+        let Some(cur) = Running::of(self.current, current) else {
             return false;
         };
         let Some((_, leftmost)) = self.queue.peek() else {
             return false;
         };
-        let ran = now.saturating_sub(cur.picked_at);
-        if ran >= cur.slice {
+        let slice = self.current_slice;
+        let ran = now.saturating_sub(cur.since);
+        if ran >= slice {
             return true;
         }
-        let t = &self.tasks[current.index()];
+        let t = &self.tasks[current];
         let live = t.vruntime.saturating_add(vtime_delta(ran, t.weight));
-        ran >= self.min_granularity && live.saturating_sub(leftmost) > cur.slice
+        ran >= self.min_granularity && live.saturating_sub(leftmost) > slice
     }
 
     fn slice_for(&self, task: TaskId) -> Option<Time> {
-        if let Some(c) = self.current.filter(|c| c.task == task) {
-            return Some(c.slice);
+        if Running::of(self.current, task).is_some() {
+            return Some(self.current_slice);
         }
-        let t = self.tasks.get(task.index()).copied().unwrap_or(FRESH);
+        let t = self.tasks.get(task).copied().unwrap_or(FRESH);
         // A task that is not runnable yet would add its own weight.
         let extra = if t.counted == 0 { t.weight } else { 0 };
         let runnable = self.runnable_weight + u64::from(extra);
         Some(self.slice_of(t.weight, runnable))
     }
 
-    fn set_params(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+    fn set_params(&mut self, _now: Time, task: TaskId, params: &PolicyParams) {
         let w = nice_to_weight(params.nice);
-        let t = self.task_mut(task);
+        let t = self.tasks.entry(task);
         t.weight = w;
         if t.counted != 0 {
             let old = u64::from(t.counted);
@@ -278,7 +256,7 @@ mod tests {
         assert_eq!(vtime_delta(1024, 335), 3130);
         assert_eq!(vtime_delta(u64::MAX, 15), u64::MAX);
         let mut pol = FairPolicy::new();
-        pol.enqueue(0, TaskId(0), &TaskParams::new().with_nice(5));
+        pol.enqueue(0, TaskId(0), &PolicyParams::new().with_nice(5));
         let t = pol.pick_next(0).unwrap();
         pol.put_prev(MS, t, MS, true);
         assert_eq!(pol.vruntime(t), Some(MS * 1024 / 335));
@@ -287,8 +265,8 @@ mod tests {
     #[test]
     fn smallest_vruntime_runs_and_new_tasks_start_at_the_floor() {
         let mut pol = FairPolicy::new();
-        pol.enqueue(0, TaskId(0), &TaskParams::new());
-        pol.enqueue(0, TaskId(1), &TaskParams::new());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new());
+        pol.enqueue(0, TaskId(1), &PolicyParams::new());
         // Run task 0 for 10 ms, task 1 for 4 ms.
         let a = pol.pick_next(0).unwrap();
         assert_eq!(a, TaskId(0));
@@ -299,7 +277,7 @@ mod tests {
         assert_eq!(pol.min_vruntime(), 4 * MS);
         // A newcomer starts at the floor, not at 0: it runs before task 0 but after nobody
         // with a smaller vruntime.
-        pol.enqueue(14 * MS, TaskId(2), &TaskParams::new());
+        pol.enqueue(14 * MS, TaskId(2), &PolicyParams::new());
         assert_eq!(pol.vruntime(TaskId(2)), Some(4 * MS));
         assert_eq!(
             pol.pick_next(14 * MS),
@@ -315,8 +293,8 @@ mod tests {
     #[test]
     fn a_long_sleeper_does_not_bank_credit() {
         let mut pol = FairPolicy::new();
-        pol.enqueue(0, TaskId(0), &TaskParams::new());
-        pol.enqueue(0, TaskId(1), &TaskParams::new());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new());
+        pol.enqueue(0, TaskId(1), &PolicyParams::new());
         let s = pol.pick_next(0).unwrap();
         pol.block(0, s, 0); // task 0 sleeps with vruntime 0
         let mut now = 0;
@@ -325,7 +303,7 @@ mod tests {
             now += 5 * MS;
             pol.put_prev(now, t, 5 * MS, true);
         }
-        pol.enqueue(now, s, &TaskParams::new());
+        pol.enqueue(now, s, &PolicyParams::new());
         assert_eq!(pol.vruntime(s), Some(pol.min_vruntime()));
         assert!(pol.min_vruntime() >= 45 * MS);
     }
@@ -334,10 +312,10 @@ mod tests {
     fn slices_are_weighted_and_floored() {
         let mut pol = FairPolicy::with_tuning(24 * MS, 3 * MS);
         for i in 0..4 {
-            pol.enqueue(0, TaskId(i), &TaskParams::new());
+            pol.enqueue(0, TaskId(i), &PolicyParams::new());
         }
         assert_eq!(pol.slice_for(TaskId(0)), Some(6 * MS));
-        pol.enqueue(0, TaskId(4), &TaskParams::new().with_nice(19));
+        pol.enqueue(0, TaskId(4), &PolicyParams::new().with_nice(19));
         // 24 ms × 15 / (4 × 1024 + 15) is tiny: the granularity applies.
         assert_eq!(pol.slice_for(TaskId(4)), Some(3 * MS));
         let cur = pol.pick_next(0).unwrap();
@@ -349,7 +327,7 @@ mod tests {
     fn remove_and_forget_keep_weights_consistent() {
         let mut pol = FairPolicy::new();
         for i in 0..3 {
-            pol.enqueue(0, TaskId(i), &TaskParams::new());
+            pol.enqueue(0, TaskId(i), &PolicyParams::new());
         }
         assert!(pol.remove(0, TaskId(1)));
         assert!(!pol.remove(0, TaskId(1)));

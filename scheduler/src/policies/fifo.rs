@@ -28,14 +28,14 @@ forward_policy!(FifoPolicy);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Policy, TaskParams};
+    use crate::policy::{Policy, PolicyParams};
     use crate::types::TaskId;
 
     #[test]
     fn priorities_and_time_are_ignored() {
         let mut pol = FifoPolicy::new();
         for (i, prio) in [(0u32, 255u8), (1, 0), (2, 128)] {
-            pol.enqueue(0, TaskId(i), &TaskParams::new().with_prio(prio));
+            pol.enqueue(0, TaskId(i), &PolicyParams::new().with_prio(prio));
         }
         let cur = pol.pick_next(0).unwrap();
         assert_eq!(cur, TaskId(0));

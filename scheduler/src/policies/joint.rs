@@ -30,10 +30,9 @@
 //! LS tasks' EDF deadlines are `release + D`, with `D` the task's relative deadline (deadline,
 //! else period, else the policy's default latency target).
 
-use alloc::vec::Vec;
-
+use super::table::{Running, TaskTable};
 use super::{EdfPolicy, FairPolicy};
-use crate::policy::{Policy, TaskParams};
+use crate::policy::{Policy, PolicyParams};
 use crate::types::{TaskId, Time};
 
 /// Default quantum: the longest an LS task runs at a time, and the unit of the usage samples
@@ -64,14 +63,14 @@ struct JointTask {
     known: bool,
     class: Class,
     usage: u32,
-    params: TaskParams,
+    params: PolicyParams,
 }
 
 const FRESH: JointTask = JointTask {
     known: false,
     class: Class::CpuBound,
     usage: ONE,
-    params: TaskParams::new(),
+    params: PolicyParams::new(),
 };
 
 /// The joint EDF + WFQ policy (name `"joint"`).
@@ -79,10 +78,9 @@ const FRESH: JointTask = JointTask {
 pub struct JointPolicy {
     edf: EdfPolicy,
     wfq: FairPolicy,
-    tasks: Vec<JointTask>,
+    tasks: TaskTable<JointTask>,
     quantum: Time,
-    /// The current task and when it was picked.
-    current: Option<(TaskId, Time)>,
+    current: Option<Running>,
     reclassifications: u64,
 }
 
@@ -99,7 +97,7 @@ impl JointPolicy {
         Self {
             edf: EdfPolicy::new(latency_target),
             wfq: FairPolicy::new(),
-            tasks: Vec::new(),
+            tasks: TaskTable::new(FRESH),
             quantum: quantum.max(1),
             current: None,
             reclassifications: 0,
@@ -108,10 +106,7 @@ impl JointPolicy {
 
     /// The class of a known task.
     pub fn class_of(&self, task: TaskId) -> Option<Class> {
-        self.tasks
-            .get(task.index())
-            .filter(|t| t.known)
-            .map(|t| t.class)
+        self.tasks.get(task).filter(|t| t.known).map(|t| t.class)
     }
 
     /// How many times a task changed class since the policy was created.
@@ -126,27 +121,10 @@ impl JointPolicy {
         }
     }
 
-    fn task_mut(&mut self, task: TaskId) -> &mut JointTask {
-        let i = task.index();
-        if i >= self.tasks.len() {
-            self.reserve(i + 1);
-        }
-        &mut self.tasks[i]
-    }
-
-    fn end_current(&mut self, task: TaskId) {
-        debug_assert_eq!(
-            self.current.map(|c| c.0),
-            Some(task),
-            "not the current task"
-        );
-        self.current = None;
-    }
-
     /// Folds one run of `ran` ns into `task`'s usage and returns its class afterwards.
     fn observe(&mut self, task: TaskId, ran: Time, forced: bool) -> Class {
         let quantum = self.quantum;
-        let t = self.task_mut(task);
+        let t = self.tasks.entry(task);
         if forced && ran < quantum {
             return t.class;
         }
@@ -171,15 +149,13 @@ impl Policy for JointPolicy {
     }
 
     fn reserve(&mut self, ids: usize) {
-        if ids > self.tasks.len() {
-            self.tasks.resize(ids, FRESH);
-        }
+        self.tasks.reserve(ids);
         self.edf.reserve(ids);
         self.wfq.reserve(ids);
     }
 
-    fn enqueue(&mut self, now: Time, task: TaskId, params: &TaskParams) {
-        let t = self.task_mut(task);
+    fn enqueue(&mut self, now: Time, task: TaskId, params: &PolicyParams) {
+        let t = self.tasks.entry(task);
         if !t.known {
             let ls = params.latency_sensitive;
             *t = JointTask {
@@ -211,27 +187,27 @@ impl Policy for JointPolicy {
             Some(t) => t,
             None => self.wfq.pick_next(now)?,
         };
-        self.current = Some((task, now));
+        self.current = Some(Running { task, since: now });
         Some(task)
     }
 
     fn put_prev(&mut self, now: Time, task: TaskId, ran: Time, preempted: bool) {
-        self.end_current(task);
-        let old = self.task_mut(task).class;
+        Running::end(&mut self.current, task);
+        let old = self.tasks.entry(task).class;
         let new = self.observe(task, ran, preempted);
         if new == old {
             self.half(old).put_prev(now, task, ran, preempted);
         } else {
             // Leave the old half (charging the run there), join the new one as a wake-up.
             self.half(old).block(now, task, ran);
-            let params = self.tasks[task.index()].params;
+            let params = self.tasks[task].params;
             self.half(new).enqueue(now, task, &params);
         }
     }
 
     fn block(&mut self, now: Time, task: TaskId, ran: Time) {
-        self.end_current(task);
-        let old = self.task_mut(task).class;
+        Running::end(&mut self.current, task);
+        let old = self.tasks.entry(task).class;
         self.half(old).block(now, task, ran);
         self.observe(task, ran, false);
     }
@@ -239,18 +215,16 @@ impl Policy for JointPolicy {
     fn forget(&mut self, task: TaskId) {
         self.edf.forget(task);
         self.wfq.forget(task);
-        if let Some(t) = self.tasks.get_mut(task.index()) {
-            *t = FRESH;
-        }
+        self.tasks.reset(task);
     }
 
     fn tick(&mut self, now: Time, current: TaskId) -> bool {
-        let Some((_, picked_at)) = self.current.filter(|c| c.0 == current) else {
+        let Some(run) = Running::of(self.current, current) else {
             return false;
         };
         match self.class_of(current) {
             Some(Class::LatencySensitive) => {
-                now.saturating_sub(picked_at) >= self.quantum || self.edf.tick(now, current)
+                now.saturating_sub(run.since) >= self.quantum || self.edf.tick(now, current)
             }
             Some(Class::CpuBound) => !self.edf.is_empty() || self.wfq.tick(now, current),
             None => false,
@@ -264,8 +238,8 @@ impl Policy for JointPolicy {
         }
     }
 
-    fn set_params(&mut self, now: Time, task: TaskId, params: &TaskParams) {
-        let t = self.task_mut(task);
+    fn set_params(&mut self, now: Time, task: TaskId, params: &PolicyParams) {
+        let t = self.tasks.entry(task);
         t.params = *params;
         let class = t.class;
         self.half(class).set_params(now, task, params);
@@ -285,8 +259,8 @@ mod tests {
     #[test]
     fn hint_sets_the_initial_class_and_ls_goes_first() {
         let mut pol = JointPolicy::default();
-        pol.enqueue(0, TaskId(0), &TaskParams::new());
-        pol.enqueue(0, TaskId(1), &TaskParams::new().latency_sensitive());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new());
+        pol.enqueue(0, TaskId(1), &PolicyParams::new().latency_sensitive());
         assert_eq!(pol.class_of(TaskId(0)), Some(Class::CpuBound));
         assert_eq!(pol.class_of(TaskId(1)), Some(Class::LatencySensitive));
         assert_eq!(pol.class_of(TaskId(2)), None);
@@ -297,17 +271,17 @@ mod tests {
     #[test]
     fn ls_arrival_preempts_cpu_bound() {
         let mut pol = JointPolicy::default();
-        pol.enqueue(0, TaskId(0), &TaskParams::new());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new());
         let cb = pol.pick_next(0).unwrap();
         assert!(!pol.tick(MS, cb));
-        pol.enqueue(MS, TaskId(1), &TaskParams::new().latency_sensitive());
+        pol.enqueue(MS, TaskId(1), &PolicyParams::new().latency_sensitive());
         assert!(pol.tick(MS, cb));
     }
 
     #[test]
     fn ls_task_is_limited_to_a_quantum() {
         let mut pol = JointPolicy::default();
-        pol.enqueue(0, TaskId(0), &TaskParams::new().latency_sensitive());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new().latency_sensitive());
         let t = pol.pick_next(0).unwrap();
         assert!(!pol.tick(DEFAULT_QUANTUM - 1, t));
         assert!(pol.tick(DEFAULT_QUANTUM, t));
@@ -316,7 +290,7 @@ mod tests {
     #[test]
     fn preemption_before_a_quantum_is_not_a_sample() {
         let mut pol = JointPolicy::default();
-        pol.enqueue(0, TaskId(0), &TaskParams::new());
+        pol.enqueue(0, TaskId(0), &PolicyParams::new());
         for _ in 0..20 {
             let t = pol.pick_next(0).unwrap();
             pol.put_prev(0, t, MS / 10, true);

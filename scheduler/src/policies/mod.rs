@@ -11,7 +11,8 @@
 //!
 //! Shared pieces are written once: FIFO and round robin are [`RtPolicy`] restricted to one level
 //! (via [`Discipline`]); fair and EDF order their queue with one indexed heap ([`KeyedHeap`]);
-//! the joint policy is composed of an [`EdfPolicy`] and a [`FairPolicy`].
+//! the joint policy is composed of an [`EdfPolicy`] and a [`FairPolicy`]; every policy keeps its
+//! per-task state and its current run with the same bookkeeping (`table.rs`).
 
 pub mod edf;
 pub mod fair;
@@ -20,6 +21,7 @@ pub mod heap;
 pub mod joint;
 pub mod rr;
 pub mod rt;
+mod table;
 
 pub use edf::EdfPolicy;
 pub use fair::FairPolicy;
@@ -47,7 +49,7 @@ macro_rules! forward_policy {
                 &mut self,
                 now: $crate::types::Time,
                 task: $crate::types::TaskId,
-                params: &$crate::policy::TaskParams,
+                params: &$crate::policy::PolicyParams,
             ) {
                 self.0.enqueue(now, task, params)
             }
@@ -95,7 +97,7 @@ macro_rules! forward_policy {
                 &mut self,
                 now: $crate::types::Time,
                 task: $crate::types::TaskId,
-                params: &$crate::policy::TaskParams,
+                params: &$crate::policy::PolicyParams,
             ) {
                 self.0.set_params(now, task, params)
             }

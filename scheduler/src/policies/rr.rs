@@ -1,6 +1,6 @@
 //! Round robin: one queue in arrival order; the current task runs for one slice, then goes to
 //! the tail if another task waits. Priorities are ignored; a task may override the slice with
-//! [`TaskParams::slice`](crate::policy::TaskParams::slice). A task forced off before its slice
+//! [`PolicyParams::slice`](crate::policy::PolicyParams::slice). A task forced off before its slice
 //! ends keeps its place at the head and the rest of its slice; a task that yields goes to the
 //! tail with a fresh slice.
 //!
@@ -25,7 +25,7 @@ forward_policy!(RrPolicy);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{Policy, TaskParams};
+    use crate::policy::{Policy, PolicyParams};
     use crate::types::TaskId;
     use alloc::vec::Vec;
 
@@ -35,7 +35,7 @@ mod tests {
     fn rotates_at_slice_end_ignoring_priorities() {
         let mut pol = RrPolicy::new(2 * MS);
         for (i, prio) in [(0u32, 200u8), (1, 0), (2, 100)] {
-            pol.enqueue(0, TaskId(i), &TaskParams::new().with_prio(prio));
+            pol.enqueue(0, TaskId(i), &PolicyParams::new().with_prio(prio));
         }
         let mut now = 0;
         let mut order = Vec::new();
@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn alone_it_keeps_running() {
         let mut pol = RrPolicy::new(2 * MS);
-        pol.enqueue(0, TaskId(7), &TaskParams::new());
+        pol.enqueue(0, TaskId(7), &PolicyParams::new());
         let cur = pol.pick_next(0).unwrap();
         assert!(!pol.tick(100 * MS, cur));
         assert_eq!(pol.name(), "rr");

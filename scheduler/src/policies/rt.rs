@@ -12,9 +12,8 @@
 //! round-robin policy (slices): see [`Discipline`]. All operations are O(1) and, once ids are
 //! reserved, allocation free.
 
-use alloc::vec::Vec;
-
-use crate::policy::{Policy, TaskParams, DEFAULT_PRIO};
+use super::table::{Running, TaskTable};
+use crate::policy::{Policy, PolicyParams, DEFAULT_PRIO};
 use crate::queue::ReadyQueue;
 use crate::types::{Prio, TaskId, Time};
 
@@ -57,11 +56,10 @@ const FRESH: RtTask = RtTask {
 #[derive(Clone, Debug)]
 pub struct RtPolicy {
     queue: ReadyQueue,
-    tasks: Vec<RtTask>,
+    tasks: TaskTable<RtTask>,
     discipline: Discipline,
     default_slice: Time,
-    /// The current task and when it was picked.
-    current: Option<(TaskId, Time)>,
+    current: Option<Running>,
 }
 
 impl Default for RtPolicy {
@@ -80,7 +78,7 @@ impl RtPolicy {
     pub fn with_discipline(discipline: Discipline, default_slice: Time) -> Self {
         Self {
             queue: ReadyQueue::new(),
-            tasks: Vec::new(),
+            tasks: TaskTable::new(FRESH),
             discipline,
             default_slice: default_slice.max(1),
             current: None,
@@ -98,31 +96,13 @@ impl RtPolicy {
     }
 
     /// Level and slice ([`NO_SLICE`] for none) `params` give under this discipline.
-    fn placement(&self, params: &TaskParams) -> (Prio, Time) {
+    fn placement(&self, params: &PolicyParams) -> (Prio, Time) {
         let slice = params.slice.unwrap_or(self.default_slice).min(NO_SLICE - 1);
         match self.discipline {
             Discipline::Fifo => (0, NO_SLICE),
             Discipline::RoundRobin => (0, slice),
             Discipline::Priority => (params.prio, slice),
         }
-    }
-
-    fn task_mut(&mut self, task: TaskId) -> &mut RtTask {
-        let i = task.index();
-        if i >= self.tasks.len() {
-            self.reserve(i + 1);
-        }
-        &mut self.tasks[i]
-    }
-
-    #[inline]
-    fn end_current(&mut self, task: TaskId) {
-        debug_assert_eq!(
-            self.current.map(|c| c.0),
-            Some(task),
-            "not the current task"
-        );
-        self.current = None;
     }
 }
 
@@ -136,17 +116,15 @@ impl Policy for RtPolicy {
     }
 
     fn reserve(&mut self, ids: usize) {
-        if ids > self.tasks.len() {
-            self.tasks.resize(ids, FRESH);
-        }
+        self.tasks.reserve(ids);
         self.queue.reserve_ids(ids);
     }
 
     #[inline]
-    fn enqueue(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+    fn enqueue(&mut self, _now: Time, task: TaskId, params: &PolicyParams) {
         debug_assert!(!self.queue.contains(task), "{task:?} enqueued twice");
         let (level, slice) = self.placement(params);
-        *self.task_mut(task) = RtTask {
+        *self.tasks.entry(task) = RtTask {
             used: 0,
             slice,
             level,
@@ -163,14 +141,14 @@ impl Policy for RtPolicy {
     fn pick_next(&mut self, now: Time) -> Option<TaskId> {
         debug_assert!(self.current.is_none(), "pick_next with a task current");
         let (task, _) = self.queue.pop_first()?;
-        self.current = Some((task, now));
+        self.current = Some(Running { task, since: now });
         Some(task)
     }
 
     #[inline]
     fn put_prev(&mut self, _now: Time, task: TaskId, ran: Time, preempted: bool) {
-        self.end_current(task);
-        let Some(t) = self.tasks.get_mut(task.index()) else {
+        Running::end(&mut self.current, task);
+        let Some(t) = self.tasks.get_mut(task) else {
             debug_assert!(false, "{task:?} was never enqueued");
             return;
         };
@@ -187,17 +165,15 @@ impl Policy for RtPolicy {
 
     #[inline]
     fn block(&mut self, _now: Time, task: TaskId, _ran: Time) {
-        self.end_current(task);
-        if let Some(t) = self.tasks.get_mut(task.index()) {
+        Running::end(&mut self.current, task);
+        if let Some(t) = self.tasks.get_mut(task) {
             t.used = 0;
         }
     }
 
     fn forget(&mut self, task: TaskId) {
         debug_assert!(!self.queue.contains(task));
-        if let Some(t) = self.tasks.get_mut(task.index()) {
-            *t = FRESH;
-        }
+        self.tasks.reset(task);
     }
 
     #[inline]
@@ -205,27 +181,24 @@ impl Policy for RtPolicy {
         let Some(best) = self.queue.highest_prio() else {
             return false;
         };
-        let Some(t) = self.tasks.get(current.index()) else {
+        let Some(t) = self.tasks.get(current) else {
             return false;
         };
         if best < t.level {
             return true;
         }
-        let since = match self.current {
-            Some((c, at)) if c == current => now.saturating_sub(at),
-            _ => 0,
-        };
+        let since = Running::of(self.current, current).map_or(0, |r| now.saturating_sub(r.since));
         best == t.level && t.slice != NO_SLICE && t.used.saturating_add(since) >= t.slice
     }
 
     fn slice_for(&self, task: TaskId) -> Option<Time> {
-        let t = self.tasks.get(task.index())?;
+        let t = self.tasks.get(task)?;
         (t.slice != NO_SLICE).then(|| t.slice.saturating_sub(t.used))
     }
 
-    fn set_params(&mut self, _now: Time, task: TaskId, params: &TaskParams) {
+    fn set_params(&mut self, _now: Time, task: TaskId, params: &PolicyParams) {
         let (level, slice) = self.placement(params);
-        let t = self.task_mut(task);
+        let t = self.tasks.entry(task);
         let moved = t.level != level;
         t.level = level;
         t.slice = slice;
@@ -247,8 +220,8 @@ mod tests {
 
     const MS: Time = 1_000_000;
 
-    fn p(prio: Prio) -> TaskParams {
-        TaskParams::new().with_prio(prio)
+    fn p(prio: Prio) -> PolicyParams {
+        PolicyParams::new().with_prio(prio)
     }
 
     fn drain(pol: &mut RtPolicy) -> Vec<u32> {
