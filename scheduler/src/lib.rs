@@ -1,8 +1,6 @@
-//! axrt-policy: the AxRT real-time scheduling policy (see spec/POLICY.md), `no_std` + `alloc`.
-//!
-//! One definition of the semantics, used by the AxVisor hypervisor, the simulator and the
-//! scx_axrt user-space brain. Time is always passed in; the crate has no clock and no global
-//! state, so every run is deterministic.
+// axrt-policy: the AxRT real-time scheduling policy (see spec/POLICY.md), `no_std` + `alloc`.
+// The crate documentation is README.md, so its example is compiled and run as a doctest.
+#![doc = include_str!("../README.md")]
 #![no_std]
 
 extern crate alloc;
