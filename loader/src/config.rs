@@ -431,9 +431,9 @@ impl Builder<'_> {
             Some(p) => self.priority(p, &path("priority"))?,
             None => cfg.vms[vm].params.priority,
         });
-        params.period = self.opt_nanos(&t.period_us, &path("period_us"), 1000)?;
-        params.deadline = self.opt_nanos(&t.deadline_us, &path("deadline_us"), 1000)?;
-        params.wcet = self.opt_nanos(&t.wcet_us, &path("wcet_us"), 1000)?;
+        params.timing.period = self.opt_nanos(&t.period_us, &path("period_us"), 1000)?;
+        params.timing.deadline = self.opt_nanos(&t.deadline_us, &path("deadline_us"), 1000)?;
+        params.timing.wcet = self.opt_nanos(&t.wcet_us, &path("wcet_us"), 1000)?;
         params.validate().map_err(|e| {
             let key = e.field.key();
             let span = task_key_span(t, key).unwrap_or(raw.span());
@@ -644,8 +644,8 @@ wcet_us = 300
         let task = &cfg.tasks[0];
         assert_eq!(task.vm, 0);
         assert_eq!(task.params.priority, Some(190));
-        assert_eq!(task.params.period, Some(1_000_000));
-        assert_eq!(task.params.wcet, Some(300_000));
+        assert_eq!(task.params.timing.period, Some(1_000_000));
+        assert_eq!(task.params.timing.wcet, Some(300_000));
         assert!(task.comm.matches("CPU 0/KVM"));
         assert!(!task.comm.matches("CPU 1/KVM"));
     }
