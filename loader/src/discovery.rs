@@ -20,7 +20,7 @@ use axrt_policy::{admission, GroupParams, SystemConfig};
 use glob::MatchOptions;
 
 use crate::config::{Config, TaskRule, VmConfig};
-use crate::maps::{cgroup_id, GroupSpec, Maps, Overrun, TaskSpec};
+use crate::maps::{cgroup_id, parse_cpu_max, GroupSpec, Maps, Overrun, TaskSpec};
 
 /// Where cgroup2 is mounted; [[vm]] globs are relative to it.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -59,6 +59,9 @@ pub struct State {
     pub groups: BTreeMap<u64, GroupEntry>,
     /// Threads with an override.
     pub tasks: BTreeMap<i32, TaskEntry>,
+    /// cpu.max of registered cgroups that have one (quota, period in ns), when the loader
+    /// must pass it on (kernels before 6.17, see [`Host::feed_cpu_max`]).
+    pub cpu_max: BTreeMap<u64, (u64, u64)>,
 }
 
 impl State {
@@ -92,6 +95,9 @@ pub struct Host {
     pub proc_root: PathBuf,
     /// Number of CPUs, for admission of extra instances.
     pub cpus: usize,
+    /// Read each VM cgroup's cpu.max and pass it to the BPF tier: the kernel does not report
+    /// it (no ops.cgroup_set_bandwidth before Linux 6.17).
+    pub feed_cpu_max: bool,
 }
 
 impl Host {
@@ -101,6 +107,7 @@ impl Host {
             cgroup_root: PathBuf::from(CGROUP_ROOT),
             proc_root: PathBuf::from(PROC_ROOT),
             cpus,
+            feed_cpu_max: false,
         }
     }
 }
@@ -154,6 +161,18 @@ pub fn scan(cfg: &Config, host: &Host, previous: &State) -> (State, Findings) {
         }
         subtree_of.insert(cgid, dirs);
         state.groups.insert(cgid, entry);
+    }
+
+    if host.feed_cpu_max {
+        for (cgid, entry) in &state.groups {
+            let file = host.cgroup_root.join(&entry.path).join("cpu.max");
+            let bw = fs::read_to_string(file)
+                .ok()
+                .and_then(|t| parse_cpu_max(&t).ok());
+            if let Some(Some(bw)) = bw {
+                state.cpu_max.insert(*cgid, bw);
+            }
+        }
     }
 
     // Threads of admitted VM subtrees.
@@ -279,6 +298,8 @@ pub trait Target {
     fn set_task(&self, tid: i32, rule: &TaskRule) -> Result<()>;
     /// Removes thread `tid`'s override.
     fn remove_task(&self, tid: i32) -> Result<()>;
+    /// Sets (`Some((quota, period))` in ns) or clears cgroup `cgid`'s cpu.max budget.
+    fn set_cpu_max(&self, cgid: u64, bw: Option<(u64, u64)>) -> Result<()>;
     /// Makes the changes take effect (one generation bump).
     fn commit(&self) -> Result<()>;
 }
@@ -304,6 +325,16 @@ pub fn apply(cfg: &Config, old: &State, new: &State, target: &dyn Target) -> Res
     for (tid, t) in &new.tasks {
         if old.tasks.get(tid).map(|o| o.rule) != Some(t.rule) {
             target.set_task(*tid, &cfg.tasks[t.rule])?;
+            n += 1;
+        }
+    }
+    for cgid in old.cpu_max.keys().filter(|c| !new.cpu_max.contains_key(c)) {
+        target.set_cpu_max(*cgid, None)?;
+        n += 1;
+    }
+    for (cgid, bw) in &new.cpu_max {
+        if old.cpu_max.get(cgid) != Some(bw) {
+            target.set_cpu_max(*cgid, Some(*bw))?;
             n += 1;
         }
     }
@@ -387,6 +418,10 @@ impl Target for Maps {
         Maps::remove_task(self, tid)
     }
 
+    fn set_cpu_max(&self, cgid: u64, bw: Option<(u64, u64)>) -> Result<()> {
+        self.set_cgroup_bw(cgid, bw)
+    }
+
     fn commit(&self) -> Result<()> {
         self.bump_generation().map(|_| ())
     }
@@ -413,6 +448,7 @@ mod tests {
                 cgroup_root: dir.join("cg"),
                 proc_root: dir.join("proc"),
                 cpus: 2,
+                feed_cpu_max: false,
             };
             Scratch { dir, host }
         }
@@ -479,6 +515,12 @@ mod tests {
         }
         fn remove_task(&self, tid: i32) -> Result<()> {
             self.log.borrow_mut().push(format!("remove_task {tid}"));
+            Ok(())
+        }
+        fn set_cpu_max(&self, cgid: u64, bw: Option<(u64, u64)>) -> Result<()> {
+            self.log
+                .borrow_mut()
+                .push(format!("set_cpu_max {cgid} {bw:?}"));
             Ok(())
         }
         fn commit(&self) -> Result<()> {
@@ -665,6 +707,42 @@ priority = 5
         let (st, findings) = scan(&cfg, &s.host, &State::default());
         assert_eq!((st.cgroups_of(0), st.cgroups_of(1)), (1, 0));
         assert_eq!(findings.nested, [(0, 1, "a.slice/b.scope".to_string())]);
+    }
+
+    #[test]
+    fn cpu_max_is_fed_only_when_the_kernel_does_not_report_it() {
+        let mut s = Scratch::new("cpumax");
+        let web = s.cgroup("machine.slice/web.scope", &[]);
+        let ctl = s.cgroup("machine.slice/machine-qemu-1-control.scope", &[]);
+        let dir = s.host.cgroup_root.join("machine.slice/web.scope");
+        fs::write(dir.join("cpu.max"), "30000 100000\n").unwrap();
+        let dir = s
+            .host
+            .cgroup_root
+            .join("machine.slice/machine-qemu-1-control.scope");
+        fs::write(dir.join("cpu.max"), "max 100000\n").unwrap();
+        let (st, _) = scan(&cfg(), &s.host, &State::default());
+        assert!(st.cpu_max.is_empty());
+
+        s.host.feed_cpu_max = true;
+        let (st, _) = scan(&cfg(), &s.host, &State::default());
+        assert_eq!(st.cpu_max.get(&web), Some(&(30_000_000, 100_000_000)));
+        assert!(!st.cpu_max.contains_key(&ctl));
+        let rec = Recorder::default();
+        apply(&cfg(), &State::default(), &st, &rec).unwrap();
+        assert!(rec
+            .log()
+            .contains(&format!("set_cpu_max {web} Some((30000000, 100000000))")));
+
+        let dir = s.host.cgroup_root.join("machine.slice/web.scope");
+        fs::write(dir.join("cpu.max"), "max 100000\n").unwrap();
+        let (next, _) = scan(&cfg(), &s.host, &st);
+        let rec = Recorder::default();
+        apply(&cfg(), &st, &next, &rec).unwrap();
+        assert_eq!(
+            rec.log(),
+            [format!("set_cpu_max {web} None"), "commit".into()]
+        );
     }
 
     #[test]

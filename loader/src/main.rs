@@ -96,7 +96,7 @@ fn main() -> ExitCode {
             None
         }
     };
-    let mut brain = Brain::new(&cfg, &host, &opts, server.as_ref());
+    let mut brain = Brain::new(&cfg, host, &opts, server.as_ref());
 
     let mut open_object = MaybeUninit::uninit();
     loop {
@@ -109,8 +109,9 @@ fn main() -> ExitCode {
         };
         announce(&opts, &cfg);
 
-        // A fresh load has empty maps: discovery starts over.
-        brain.reset();
+        // A fresh load has empty maps: discovery starts over. Kernels before 6.17 do not tell
+        // the BPF tier about cpu.max: then discovery reads it.
+        brain.reset(!sched.kernel_tracks_cpu_max());
         let info = match sched.run_with(&stop, |maps| brain.tick(maps)) {
             Ok(info) => info,
             Err(e) => {
@@ -140,7 +141,7 @@ fn main() -> ExitCode {
 /// The user-space tier while the BPF tier is attached: discovery, --stats, the stats server.
 struct Brain<'a> {
     cfg: &'a Config,
-    host: &'a Host,
+    host: Host,
     opts: &'a Opts,
     /// The stats server: its connections ask this loop for samples.
     server: Option<&'a StatsServer<(), Sample>>,
@@ -155,7 +156,7 @@ struct Brain<'a> {
 impl<'a> Brain<'a> {
     fn new(
         cfg: &'a Config,
-        host: &'a Host,
+        host: Host,
         opts: &'a Opts,
         server: Option<&'a StatsServer<(), Sample>>,
     ) -> Self {
@@ -172,7 +173,8 @@ impl<'a> Brain<'a> {
     }
 
     /// Forgets what was written: the maps of a new load are empty.
-    fn reset(&mut self) {
+    fn reset(&mut self, feed_cpu_max: bool) {
+        self.host.feed_cpu_max = feed_cpu_max;
         self.applied = State::default();
         self.last_scan = None;
         self.last_print = None;
@@ -212,7 +214,7 @@ impl<'a> Brain<'a> {
 
     /// One discovery pass: scans, writes the difference, returns what the maps now hold.
     fn rescan(&mut self, maps: &Maps) {
-        let (next, findings) = discovery::scan(self.cfg, self.host, &self.applied);
+        let (next, findings) = discovery::scan(self.cfg, &self.host, &self.applied);
         if next == self.applied {
             return;
         }
@@ -245,7 +247,7 @@ fn check_matches(cfg: &Config, found: &State, strict: bool) -> Result<(), Config
         if found.cgroups_of(i) > 0 {
             continue;
         }
-        let e = ConfigError {
+        let mut e = ConfigError {
             file: cfg.file.clone().unwrap_or_default(),
             line: vm.line,
             field: format!("vm[{i}].cgroup"),
@@ -258,7 +260,9 @@ fn check_matches(cfg: &Config, found: &State, strict: bool) -> Result<(), Config
         if strict {
             return Err(e);
         }
-        eprintln!("scx_axrt: warning: {e} (yet: it is picked up when it appears)");
+        e.message
+            .push_str(" yet; the VM joins when its cgroup appears");
+        eprintln!("scx_axrt: warning: {e}");
     }
     Ok(())
 }
