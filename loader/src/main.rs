@@ -14,6 +14,7 @@ mod bpf_skel;
 mod cli;
 mod config;
 mod discovery;
+mod events;
 mod exit;
 mod logger;
 mod maps;
@@ -96,7 +97,8 @@ fn main() -> ExitCode {
             None
         }
     };
-    let mut brain = Brain::new(&cfg, host, &opts, server.as_ref());
+    let names = events::Names::default();
+    let mut brain = Brain::new(&cfg, host, &opts, server.as_ref(), &names);
 
     let mut open_object = MaybeUninit::uninit();
     loop {
@@ -112,7 +114,25 @@ fn main() -> ExitCode {
         // A fresh load has empty maps: discovery starts over. Kernels before 6.17 do not tell
         // the BPF tier about cpu.max: then discovery reads it.
         brain.reset(!sched.kernel_tracks_cpu_max());
-        let info = match sched.run_with(&stop, |maps| brain.tick(maps)) {
+        // The event ring buffer is drained on its own thread, with its own map handles.
+        let done = AtomicBool::new(false);
+        let info = std::thread::scope(|scope| {
+            match sched.new_maps() {
+                Ok(ev_maps) => {
+                    let (done, names, verbose) = (&done, &names, opts.verbose);
+                    scope.spawn(move || {
+                        if let Err(e) = events::consume(&ev_maps, done, names, verbose) {
+                            log::warn!("event stream: {e:#}");
+                        }
+                    });
+                }
+                Err(e) => log::warn!("no event stream: {e:#}"),
+            }
+            let info = sched.run_with(&stop, |maps| brain.tick(maps));
+            done.store(true, Ordering::Relaxed);
+            info
+        });
+        let info = match info {
             Ok(info) => info,
             Err(e) => {
                 eprintln!("scx_axrt: {e:#}");
@@ -151,6 +171,8 @@ struct Brain<'a> {
     last_scan: Option<Instant>,
     /// When --stats last printed, and the sample it printed up to.
     last_print: Option<(Instant, Sample)>,
+    /// VM names by cgroup id, for the event thread.
+    names: &'a events::Names,
 }
 
 impl<'a> Brain<'a> {
@@ -159,6 +181,7 @@ impl<'a> Brain<'a> {
         host: Host,
         opts: &'a Opts,
         server: Option<&'a StatsServer<(), Sample>>,
+        names: &'a events::Names,
     ) -> Self {
         Brain {
             cfg,
@@ -169,6 +192,7 @@ impl<'a> Brain<'a> {
             applied: State::default(),
             last_scan: None,
             last_print: None,
+            names,
         }
     }
 
@@ -224,6 +248,12 @@ impl<'a> Brain<'a> {
                     eprintln!("scx_axrt: {line}");
                 }
                 report_findings(self.cfg, &findings);
+                if let Ok(mut names) = self.names.lock() {
+                    names.clear();
+                    for (cgid, g) in &next.groups {
+                        names.insert(*cgid, self.cfg.vms[g.vm].params.name.clone());
+                    }
+                }
                 self.applied = next;
             }
             // Sets are idempotent and removals of absent entries succeed: retry next time.
