@@ -90,7 +90,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let server = match StatsServer::new(stats::server_data()).launch() {
+    let server = match StatsServer::new(stats::server_data())
+        .set_path(stats::SOCKET)
+        .launch()
+    {
         Ok(server) => Some(server),
         Err(e) => {
             log::warn!("no stats server, --monitor will not work: {e:#}");
@@ -217,7 +220,15 @@ impl<'a> Brain<'a> {
         if let Some((tx, rx)) = self.server.map(|s| s.channels()) {
             // Requests in, samples out.
             while rx.try_recv().is_ok() {
-                tx.send(self.sample(maps)?)?;
+                // Always answer: the connection waits for a sample. An unreadable map gives
+                // an empty one (and the error).
+                match self.sample(maps) {
+                    Ok(sample) => tx.send(sample)?,
+                    Err(e) => {
+                        tx.send(Sample::default())?;
+                        return Err(e);
+                    }
+                }
             }
         }
         if let Some(secs) = self.opts.stats {

@@ -10,6 +10,7 @@
 //! Samples, interval reports, their text and JSON forms, the stats server and --monitor.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::discovery::State;
 use crate::maps::{GroupState, GroupStats};
+
+/// scx_stats' default socket, where the scheduler serves and --monitor connects.
+pub const SOCKET: &str = "/var/run/scx/root/stats";
 
 /// Name of the group of every task outside the configured VMs.
 pub const HOST: &str = "host";
@@ -40,7 +44,8 @@ pub struct GroupSample {
     /// VM name, `host`, or `cgroup:ID` for a group the configuration does not name (a cgroup
     /// with a cpu.max budget).
     pub name: String,
-    /// Number of cgroups that make up the group now (0 for a VM not found yet).
+    /// Number of cgroups discovery registered for the group (0 for a VM not found yet; 1 for a
+    /// `cgroup:ID` group). The BPF tier reports a cgroup only once a task of it has run.
     pub cgroups: u64,
     /// Counters since the scheduler started, summed over the group's cgroups.
     pub stats: GroupStats,
@@ -59,9 +64,10 @@ impl Sample {
         let mut out: Vec<GroupSample> = cfg
             .vms
             .iter()
-            .map(|vm| GroupSample {
+            .enumerate()
+            .map(|(i, vm)| GroupSample {
                 name: vm.params.name.clone(),
-                cgroups: 0,
+                cgroups: state.cgroups_of(i) as u64,
                 stats: GroupStats::default(),
             })
             .collect();
@@ -75,7 +81,7 @@ impl Sample {
                         None => {
                             out.push(GroupSample {
                                 name,
-                                cgroups: 0,
+                                cgroups: 1,
                                 stats: GroupStats::default(),
                             });
                             out.len() - 1
@@ -83,7 +89,6 @@ impl Sample {
                     }
                 }
             };
-            out[slot].cgroups += 1;
             out[slot].stats.add(st);
         }
         out.push(GroupSample {
@@ -306,6 +311,9 @@ pub fn server_data() -> StatsServerData<(), Sample> {
 /// `--monitor`: prints the reports of the scx_axrt already running every `interval` until
 /// `stop` is set (retrying while no instance is running).
 pub fn monitor(interval: Duration, json: bool, stop: &AtomicBool) -> Result<()> {
+    if !Path::new(SOCKET).exists() {
+        eprintln!("scx_axrt: no scx_axrt is running ({SOCKET} is missing); waiting for one");
+    }
     scx_utils::monitor_stats::<Report>(
         &[],
         interval,
@@ -465,7 +473,7 @@ mod tests {
         let control: Vec<&str> = lines[2].split_whitespace().collect();
         assert_eq!(
             control,
-            ["control", "30.0", "1", "3", "6", "0", "0", "1", "51", "<=16us", "<=8.4ms"]
+            ["control", "30.0", "2", "3", "6", "0", "0", "1", "51", "<=16us", "<=8.4ms"]
         );
         let batch: Vec<&str> = lines[3].split_whitespace().collect();
         assert_eq!(
