@@ -10,7 +10,7 @@
 //! Samples, interval reports, their text and JSON forms, the stats server and --monitor.
 
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -311,14 +311,23 @@ pub fn server_data() -> StatsServerData<(), Sample> {
 /// `--monitor`: prints the reports of the scx_axrt already running every `interval` until
 /// `stop` is set (retrying while no instance is running).
 pub fn monitor(interval: Duration, json: bool, stop: &AtomicBool) -> Result<()> {
-    if !Path::new(SOCKET).exists() {
-        eprintln!("scx_axrt: no scx_axrt is running ({SOCKET} is missing); waiting for one");
+    if UnixStream::connect(SOCKET).is_err() {
+        eprintln!(
+            "scx_axrt: no scx_axrt is running (nothing answers on {SOCKET}); waiting for one"
+        );
     }
+    // The first report of a connection covers only the moment since connecting: skip it.
+    let mut fresh = true;
     scx_utils::monitor_stats::<Report>(
         &[],
         interval,
         || stop.load(Ordering::Relaxed),
-        |report| Ok(report.print(json, &mut std::io::stdout())?),
+        |report| {
+            if std::mem::take(&mut fresh) && report.interval_s < interval.as_secs_f64() / 2.0 {
+                return Ok(());
+            }
+            Ok(report.print(json, &mut std::io::stdout())?)
+        },
     )
 }
 
