@@ -176,6 +176,8 @@ struct Brain<'a> {
     last_print: Option<(Instant, Sample)>,
     /// VM names by cgroup id, for the event thread.
     names: &'a events::Names,
+    /// --stats could not be written any more.
+    stats_closed: bool,
 }
 
 impl<'a> Brain<'a> {
@@ -196,6 +198,7 @@ impl<'a> Brain<'a> {
             last_scan: None,
             last_print: None,
             names,
+            stats_closed: false,
         }
     }
 
@@ -231,7 +234,7 @@ impl<'a> Brain<'a> {
                 }
             }
         }
-        if let Some(secs) = self.opts.stats {
+        if let (Some(secs), false) = (self.opts.stats, self.stats_closed) {
             let due = self
                 .last_print
                 .as_ref()
@@ -239,7 +242,12 @@ impl<'a> Brain<'a> {
             if due {
                 let cur = self.sample(maps)?;
                 if let Some((_, prev)) = &self.last_print {
-                    Report::between(prev, &cur).print(self.opts.json, &mut std::io::stdout())?;
+                    let report = Report::between(prev, &cur);
+                    if let Err(e) = report.print(self.opts.json, &mut std::io::stdout()) {
+                        // Whoever read --stats went away (e.g. `| head`): keep scheduling.
+                        self.stats_closed = true;
+                        log::warn!("--stats output stopped: {e}");
+                    }
                 }
                 self.last_print = Some((Instant::now(), cur));
             }
@@ -346,10 +354,10 @@ fn print_summary(cfg: &Config, opts: &Opts, found: &State) {
         let p = &vm.params;
         let budget = p.budget_pair().map_or("no budget".to_string(), |(q, per)| {
             format!(
-                "budget {} us per {} us ({:?})",
+                "budget {} us per {} us ({})",
                 q / 1000,
                 per / 1000,
-                p.overrun
+                format!("{:?}", p.overrun).to_lowercase()
             )
         });
         println!(
