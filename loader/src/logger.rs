@@ -6,6 +6,8 @@
 
 //! Routes `log` records (ours, scx_utils', libbpf's) to stderr.
 
+use std::io::Write;
+
 use libbpf_rs::PrintLevel;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -30,7 +32,9 @@ impl Log for StderrLogger {
             Level::Trace => "trace",
         };
         let text = record.args().to_string();
-        eprintln!("scx_axrt: {level}: {}", text.trim_end());
+        // Never panic here: libbpf calls this from C, where a panic (e.g. eprintln! on a
+        // closed stderr) would abort the process with the scheduler still attached.
+        let _ = writeln!(std::io::stderr(), "scx_axrt: {level}: {}", text.trim_end());
     }
 
     fn flush(&self) {}
