@@ -509,6 +509,40 @@ mod tests {
     }
 
     #[test]
+    fn the_stats_server_serves_interval_reports() {
+        let path = std::env::temp_dir().join(format!("scx_axrt-stats-{}", std::process::id()));
+        let server = StatsServer::new(server_data())
+            .set_path(&path)
+            .launch()
+            .unwrap();
+        // The scheduler's side: sample n is taken at n seconds, control has run n × 0.25 s.
+        let (tx, rx) = server.channels();
+        let responder = std::thread::spawn(move || {
+            for n in 1..=3u64 {
+                rx.recv().unwrap();
+                let control = stats(n * 250_000_000, n, &[]);
+                tx.send(sample(n * 1_000_000_000, control, GroupStats::default()))
+                    .unwrap();
+            }
+        });
+        let mut client = StatsClient::new()
+            .set_path(&path)
+            .connect(Some(5000))
+            .unwrap();
+        // Opening the connection takes sample 1; each request then reports since the last.
+        for _ in 0..2 {
+            let r: Report = client.request("stats", vec![]).unwrap();
+            assert_eq!(r.interval_s, 1.0);
+            assert_eq!(r.groups[0].name, "control");
+            assert!((r.groups[0].cpu_pct - 25.0).abs() < 1e-9);
+            assert_eq!(r.groups[0].throttles, 1);
+        }
+        responder.join().unwrap();
+        drop(server);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn the_server_metadata_is_complete() {
         // launch() verifies that every nested struct has its metadata; do the same here.
         let meta = Report::meta();
