@@ -69,7 +69,8 @@ throttles() {
 	grep '^{' $SCX_LOG | jq -s --arg n "$1" '[.[].groups[] | select(.name == $n) | .throttles] | add // 0'
 }
 periods=$((secs * 10))
-t_capped=$(throttles capped)
+# A cgroup whose budget comes only from cpu.max is reported as "cgroup:<id>" (its inode).
+t_capped=$(throttles "cgroup:$(stat -c %i $CG/axrt-budget/capped)")
 t_budgeted=$(throttles budgeted)
 echo "budgets: throttles over ~$((periods + 10)) periods: capped $t_capped, budgeted $t_budgeted" | tee -a "$AXRT_OUT/budgets.txt"
 check "throttles of the cpu.max VM are counted (>= one per two periods, got $t_capped)" test "$t_capped" -ge $((periods / 2))
