@@ -35,7 +35,7 @@ measure() {
 	cg_spawn axrt-prio/hogs stress-ng --cpu $(($(nproc) * 2)) --cpu-method loop --timeout $((secs + 2))s --quiet
 	hogs=$!
 	cg_spawn axrt-prio/rt cyclictest --quiet --threads 1 --interval 1000 --duration "$secs" \
-		--histogram 20000 --histfile "/tmp/hist-$1"
+		--histogram 20000 --histfile "/tmp/hist-$1" >/dev/null 2>&1
 	wait $!
 	wait $hogs
 	cp "/tmp/hist-$1" "$AXRT_OUT/cyclictest-$1.hist"
