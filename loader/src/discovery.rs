@@ -608,16 +608,20 @@ priority = 5
 
         let rec = Recorder::default();
         assert_eq!(apply(&cfg, &State::default(), &st, &rec).unwrap(), 4);
-        assert_eq!(
-            rec.log(),
-            [
-                format!("set_group {ctl} prio 10 quota 5000000"),
-                format!("set_group {web} prio 200 quota 0"),
-                "set_task 101 prio Some(2)".into(),
-                "set_task 102 prio Some(5)".into(),
-                "commit".into(),
-            ]
-        );
+        // Groups are written in cgroup-id order; the ids are inode numbers the file system
+        // chose, so the expected order is derived from them.
+        let mut expected = vec![
+            (ctl, format!("set_group {ctl} prio 10 quota 5000000")),
+            (web, format!("set_group {web} prio 200 quota 0")),
+        ];
+        expected.sort();
+        let mut expected: Vec<String> = expected.into_iter().map(|(_, line)| line).collect();
+        expected.extend([
+            "set_task 101 prio Some(2)".into(),
+            "set_task 102 prio Some(5)".into(),
+            "commit".into(),
+        ]);
+        assert_eq!(rec.log(), expected);
 
         // Nothing changed: nothing written, no generation bump.
         let (again, _) = scan(&cfg, &s.host, &st);
