@@ -62,6 +62,7 @@ UEI_DEFINE(uei);
 #define PRIO_SHIFT	52
 #define CLOCK_MONOTONIC	1
 #define TIMER_ABS	1		/* BPF_F_TIMER_ABS */
+#define TIMER_CPU_PIN	2		/* BPF_F_TIMER_CPU_PIN */
 
 /* ---- maps shared with user space (layouts in intf.h) ---- */
 
@@ -150,6 +151,24 @@ struct {
 	__uint(max_entries, 1);
 } reserve_timer SEC(".maps");
 
+/*
+ * Per-CPU budget-enforcement timers. The kernel checks slices only at the
+ * tick (4 ms at HZ=250); a budgeted task whose capped slice ends earlier
+ * gets a CPU-pinned timer that kicks its CPU at the slice end, so a group
+ * overruns its budget by at most the timer latency per CPU.
+ */
+struct axrt_cpu_timer {
+	struct bpf_timer timer;
+	u64 run_id;		/* the run it was armed for (cpu_run_id[]) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, u32);
+	__type(value, struct axrt_cpu_timer);
+	__uint(max_entries, MAX_CPUS);
+} cpu_timers SEC(".maps");
+
 struct task_ctx {
 	u64 gen;		/* generation the fields below were resolved at; 0 = never */
 	u64 enq_ts;		/* when it started waiting; 0 = not waiting */
@@ -173,6 +192,8 @@ struct {
 /* Priority of the task each CPU runs (CPU_NONE_PRIO if none), and its group slot. */
 u32 cpu_prio[MAX_CPUS];
 u32 cpu_slot[MAX_CPUS];
+/* Counts the tasks each CPU started running: tells a stale slice timer from a live one. */
+u64 cpu_run_id[MAX_CPUS];
 
 /* Bitmap of non-empty priority levels (bitmap mode). */
 u64 prio_bits[AXRT_NR_PRIOS / 64];
@@ -183,6 +204,11 @@ u64 head_seq = SEQ_MID;
 
 /* Number of groups currently throttled: dispatch looks closer only when > 0. */
 s32 nr_throttled;
+
+/* Groups (bit = slot) whose parked tasks the next dispatch moves back. */
+u64 unpark_due[AXRT_MAX_GROUPS / 64];
+/* Set by the reserve timer: the next dispatch scans for starved tasks. */
+u32 reserve_scan_due;
 
 /* ---- small helpers ---- */
 
@@ -228,32 +254,38 @@ static __always_inline void bump_generation(void)
 		__sync_fetch_and_add(gen, 1);
 }
 
-/* Index of the lowest set bit of a non-zero @x (no ctz instruction in BPF). */
+/*
+ * Bit tricks without branches: every branch would double the paths the
+ * verifier walks, and BPF has no count-trailing-zeros instruction. The index
+ * of a power of two is the population count of the bits below it (SWAR).
+ */
+static __always_inline u32 bit_index(u64 x)
+{
+	x -= 1;
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/* Index of the lowest set bit of a non-zero @x. */
 static __always_inline u32 lowest_bit(u64 x)
 {
-	u32 n = 0;
-
-	x &= -x;
-	if (x & 0xffffffff00000000ULL) n += 32;
-	if (x & 0xffff0000ffff0000ULL) n += 16;
-	if (x & 0xff00ff00ff00ff00ULL) n += 8;
-	if (x & 0xf0f0f0f0f0f0f0f0ULL) n += 4;
-	if (x & 0xccccccccccccccccULL) n += 2;
-	if (x & 0xaaaaaaaaaaaaaaaaULL) n += 1;
-	return n;
+	return bit_index(x & -x);
 }
 
 /* floor(log2(@x)) for @x > 0, clamped to the histogram. */
 static __always_inline u32 lat_bucket(u64 x)
 {
-	u32 n = 0;
+	u32 n;
 
-	if (x >> 32) { n += 32; x >>= 32; }
-	if (x >> 16) { n += 16; x >>= 16; }
-	if (x >> 8) { n += 8; x >>= 8; }
-	if (x >> 4) { n += 4; x >>= 4; }
-	if (x >> 2) { n += 2; x >>= 2; }
-	if (x >> 1) n += 1;
+	x |= x >> 1;
+	x |= x >> 2;
+	x |= x >> 4;
+	x |= x >> 8;
+	x |= x >> 16;
+	x |= x >> 32;
+	n = bit_index(x - (x >> 1));
 	return n < AXRT_LAT_BUCKETS ? n : AXRT_LAT_BUCKETS - 1;
 }
 
@@ -298,11 +330,19 @@ static bool refresh_group(struct group *g)
 
 	spec = bpf_map_lookup_elem(&axrt_group_spec, &cgid);
 	bw = bpf_map_lookup_elem(&axrt_cgroup_bw, &cgid);
-	if (!spec && !bw)
+	/*
+	 * Branch on each pointer separately: "!spec && !bw" lets clang OR the
+	 * two pointers, which the verifier refuses.
+	 */
+	if (spec) {
+		g->info.prio = spec->prio < AXRT_NR_PRIOS ? spec->prio : host_prio;
+		g->info.overrun = spec->overrun;
+	} else if (bw) {
+		g->info.prio = host_prio;
+		g->info.overrun = AXRT_OVERRUN_THROTTLE;
+	} else {
 		return false;
-
-	g->info.prio = spec && spec->prio < AXRT_NR_PRIOS ? spec->prio : host_prio;
-	g->info.overrun = spec ? spec->overrun : AXRT_OVERRUN_THROTTLE;
+	}
 	if (bw && bw->period_ns) {
 		g->info.quota_ns = bw->quota_ns;
 		g->info.period_ns = bw->period_ns;
@@ -345,9 +385,13 @@ static s32 group_slot(u64 cgid)
 	slotp = bpf_map_lookup_elem(&slot_of, &cgid);
 	if (slotp)
 		return *slotp;
-	if (!bpf_map_lookup_elem(&axrt_group_spec, &cgid) &&
-	    !bpf_map_lookup_elem(&axrt_cgroup_bw, &cgid))
-		return -1;
+	if (!bpf_map_lookup_elem(&axrt_group_spec, &cgid)) {
+		void *bw = bpf_map_lookup_elem(&axrt_cgroup_bw, &cgid);
+
+		barrier_var(bw);
+		if (!bw)
+			return -1;
+	}
 
 	bpf_for(s, 1, AXRT_MAX_GROUPS) {
 		g = group_at(s);
@@ -499,7 +543,7 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 {
 	struct axrt_group_stats *st;
 	u32 cpu, n, worst, cp;
-	s32 target = -1;
+	s32 target = -1, none_cpu = -1;
 
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if ((s32)cpu >= 0) {
@@ -514,14 +558,28 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 	n = nr_cpus();
 	bpf_for(cpu, 0, n) {
 		cp = cpu_prio[cpu & (MAX_CPUS - 1)];
+		/*
+		 * A CPU between two tasks (CPU_NONE_PRIO) is dispatching or
+		 * about to go idle. Preempting it would make the task it picks
+		 * next bounce (a preempt storm); a plain kick below closes the
+		 * race where it already looked at the queues and goes idle.
+		 */
+		if (cp >= CPU_NONE_PRIO) {
+			if (none_cpu < 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				none_cpu = cpu;
+			continue;
+		}
 		if ((cp > worst || (force && target < 0)) &&
 		    bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			worst = cp;
 			target = cpu;
 		}
 	}
-	if (target < 0)
+	if (target < 0) {
+		if (none_cpu >= 0)
+			scx_bpf_kick_cpu(none_cpu, 0);
 		return;
+	}
 	scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
 	stat_inc(AXRT_STAT_PREEMPT);
 	st = gstats(slot);
@@ -603,6 +661,19 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	/*
+	 * SCX_OPS_ENQ_LAST: @p is the last runnable task of its CPU and its
+	 * dispatch found nothing better (not even equal): let it run on. The
+	 * flag exists so that a throttled task is parked above, not kept
+	 * running by the kernel.
+	 */
+	if (enq_flags & SCX_ENQ_LAST) {
+		tc->head = 0;
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl, enq_flags);
+		stat_inc(AXRT_STAT_KEEP);
+		return;
+	}
+
 	insert_prio(p, tc, tc->slice_dfl, enq_flags);
 	stat_inc(AXRT_STAT_QUEUED);
 	wake_cpu_for(p, tc->prio, tc->slot, false);
@@ -613,16 +684,14 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
  * throttled group are parked on the way (or demoted) instead of run.
  * Returns true once a task was moved to this CPU.
  */
-static bool pick_slow(u64 dsq, s32 cpu)
+__noinline bool pick_slow(u64 dsq, s32 cpu)
 {
 	struct task_struct *p;
 	struct task_ctx *tc;
 	struct group *g;
-	u32 visits = 0;
 
+	/* The iterator sees only the tasks queued when it started: bounded. */
 	bpf_for_each(scx_dsq, p, dsq, 0) {
-		if (++visits > 64)
-			break;
 		tc = tctx(p);
 		g = tc ? group_at(tc->slot) : NULL;
 		if (g && g->info.throttled) {
@@ -647,34 +716,46 @@ static __always_inline bool take_from(u64 dsq, s32 cpu)
 	return scx_bpf_dsq_move_to_local(dsq, 0);
 }
 
+/* The lowest non-empty level >= @from, or AXRT_NR_PRIOS if none. */
+static __always_inline u32 first_level_from(u32 from)
+{
+	u64 word;
+	int w;
+
+#pragma unroll
+	for (w = 0; w < AXRT_NR_PRIOS / 64; w++) {
+		if (from >= (w + 1) * 64)
+			continue;
+		word = prio_bits[w];
+		if (from > w * 64)
+			word &= ~0ULL << (from - w * 64);
+		if (word)
+			return w * 64 + lowest_bit(word);
+	}
+	return AXRT_NR_PRIOS;
+}
+
 /* Bitmap mode: runs the best queued task of priority <= @limit. */
 static bool pick_bitmap(u32 limit, s32 cpu)
 {
-	u32 w, t, b, level;
-	u64 word;
+	u32 tries, level, from = 0;
 
-	bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
-		word = prio_bits[w & 3];
-		bpf_for(t, 0, 64) {
-			if (!word)
-				break;
-			b = lowest_bit(word);
-			word &= ~(1ULL << b);
-			level = w * 64 + b;
-			if (level > limit)
-				return false;
-			if (take_from(AXRT_DSQ_LEVEL0 + level, cpu))
-				return true;
-			/*
-			 * Nothing this CPU could take. Clear the bit if the level
-			 * is empty, then look again: an enqueue may have raced.
-			 */
-			if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) == 0) {
-				__sync_fetch_and_and(&prio_bits[w & 3], ~(1ULL << b));
-				if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0)
-					set_level_bit(level);
-			}
+	bpf_for(tries, 0, 16) {
+		level = first_level_from(from);
+		if (level > limit || level >= AXRT_NR_PRIOS)
+			return false;
+		if (take_from(AXRT_DSQ_LEVEL0 + level, cpu))
+			return true;
+		/*
+		 * Nothing this CPU could take. Clear the bit if the level is
+		 * empty, then look again: an enqueue may have raced.
+		 */
+		if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) == 0) {
+			__sync_fetch_and_and(&prio_bits[(level / 64) & 3], ~(1ULL << (level % 64)));
+			if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0)
+				set_level_bit(level);
 		}
+		from = level + 1;
 	}
 	return false;
 }
@@ -690,12 +771,156 @@ static bool pick_vtime(u32 limit, s32 cpu)
 	return take_from(AXRT_DSQ_VTIME, cpu);
 }
 
+/* ---- deferred work: unparking and the starvation reserve ---- */
+
+/* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
+static __always_inline void requeue_from_iter(struct bpf_iter_scx_dsq *it, struct task_struct *p,
+					      struct task_ctx *tc)
+{
+	u32 prio = tc->prio & (AXRT_NR_PRIOS - 1);
+	u64 seq;
+
+	if (queue_mode == AXRT_QUEUE_VTIME) {
+		seq = __sync_fetch_and_add(&tail_seq, 1);
+		scx_bpf_dsq_move_set_vtime(it, ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK));
+		scx_bpf_dsq_move_vtime(it, p, AXRT_DSQ_VTIME, 0);
+	} else {
+		scx_bpf_dsq_move(it, p, AXRT_DSQ_LEVEL0 + prio, 0);
+		set_level_bit(prio);
+	}
+	wake_cpu_for(p, tc->prio, tc->slot, false);
+}
+
+/* Moves the tasks of group @slot parked in its DSQ or in the background DSQ back. */
+static void unpark(u32 slot)
+{
+	struct task_struct *p;
+	struct task_ctx *tc;
+
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_PARK + slot, 0) {
+		tc = tctx(p);
+		if (tc)
+			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
+	}
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
+		tc = tctx(p);
+		if (tc && tc->slot == slot)
+			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
+	}
+}
+
+/*
+ * Ends @g's throttling. Its parked tasks move back from the next dispatch
+ * on this CPU (moves out of a DSQ are done in ops.dispatch, not in timer
+ * callbacks), which the kick makes happen soon.
+ */
+static void unthrottle(struct group *g, u32 slot)
+{
+	if (__sync_val_compare_and_swap(&g->info.throttled, 1, 0) == 1)
+		__sync_fetch_and_sub(&nr_throttled, 1);
+	__sync_fetch_and_or(&unpark_due[(slot / 64) & 1], 1ULL << (slot % 64));
+	scx_bpf_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_IDLE);
+}
+
+/* Dispatch side of unthrottle(): moves the parked tasks of flagged groups back. */
+static void do_unparks(void)
+{
+	u64 word, bit;
+	u32 w, t;
+
+	bpf_for(w, 0, 2) {
+		bpf_for(t, 0, 4) {
+			word = unpark_due[w & 1];
+			if (!word)
+				break;
+			bit = word & -word;
+			__sync_fetch_and_and(&unpark_due[w & 1], ~bit);
+			unpark(w * 64 + bit_index(bit));
+		}
+	}
+}
+
+/*
+ * Moves @p (waiting since tc->enq_ts) to the reserve DSQ if it waited
+ * longer than reserve_ns. Returns false if it has not (so the rest of a
+ * FIFO behind it has not either).
+ */
+static __always_inline bool rescue(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 now)
+{
+	struct task_ctx *tc = tctx(p);
+	struct group *g;
+	u64 waited;
+
+	if (!tc || !tc->enq_ts || now < tc->enq_ts)
+		return false;
+	waited = now - tc->enq_ts;
+	if (waited < reserve_ns)
+		return false;
+	if (!scx_bpf_dsq_move(it, p, AXRT_DSQ_RESERVE, 0))
+		return true;
+	tc->reserve = 1;
+	tc->head = 0;
+	stat_inc(AXRT_STAT_RESERVE);
+	g = group_at(tc->slot);
+	emit(AXRT_EV_RESERVE, g ? g->info.cgid : 0, p->pid, tc->prio, waited);
+	wake_cpu_for(p, 0, tc->slot, true);
+	return true;
+}
+
+/* Moves every task that waited longer than reserve_ns to the reserve DSQ. */
+static void reserve_scan(void)
+{
+	struct task_struct *p;
+	u64 now = bpf_ktime_get_ns();
+	u32 level;
+
+	if (queue_mode == AXRT_QUEUE_VTIME) {
+		/* Ordered by priority, not age: look at every waiter. */
+		bpf_for_each(scx_dsq, p, AXRT_DSQ_VTIME, 0)
+			rescue(BPF_FOR_EACH_ITER, p, now);
+	} else {
+		/* Each level is a FIFO: its head is its oldest waiter. */
+		bpf_for(level, 0, AXRT_NR_PRIOS) {
+			if (!(prio_bits[(level / 64) & 3] & (1ULL << (level % 64))))
+				continue;
+			bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + level, 0) {
+				if (!rescue(BPF_FOR_EACH_ITER, p, now))
+					break;
+			}
+		}
+	}
+	/* Background tasks wait in arrival order too. */
+	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
+		if (!rescue(BPF_FOR_EACH_ITER, p, now))
+			break;
+	}
+
+}
+
+/*
+ * Every reserve/4: asks the next dispatch on this CPU to run reserve_scan()
+ * (DSQ moves are done from ops.dispatch) and makes sure one happens.
+ */
+static int reserve_timer_fn(void *map, int *key, struct reserve_timer *rt)
+{
+	reserve_scan_due = 1;
+	scx_bpf_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_IDLE);
+	bpf_timer_start(&rt->timer, reserve_ns / 4, 0);
+	return 0;
+}
+
 void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct task_ctx *pctx = NULL;
 	struct group *g;
 	u32 limit = AXRT_NR_PRIOS - 1;
 	bool keep = false;
+
+	/* Work the timers asked for. */
+	if (unpark_due[0] | unpark_due[1])
+		do_unparks();
+	if (reserve_scan_due && __sync_val_compare_and_swap(&reserve_scan_due, 1, 0) == 1)
+		reserve_scan();
 
 	/* Starvation-reserve grants first, regardless of priority. */
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE) &&
@@ -734,6 +959,27 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(AXRT_STAT_BG_RUN);
 }
 
+/* A budgeted task's slice ended between ticks: preempt it now. */
+static int slice_timer_fn(void *map, int *key, struct axrt_cpu_timer *ct)
+{
+	u32 cpu = *key & (MAX_CPUS - 1);
+
+	if (ct->run_id == cpu_run_id[cpu])
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	return 0;
+}
+
+/* Arms this CPU's slice timer for the run just started, @slice ns from now. */
+static __always_inline void arm_slice_timer(u32 cpu, u64 slice)
+{
+	struct axrt_cpu_timer *ct = bpf_map_lookup_elem(&cpu_timers, &cpu);
+
+	if (!ct)
+		return;
+	ct->run_id = cpu_run_id[cpu & (MAX_CPUS - 1)];
+	bpf_timer_start(&ct->timer, slice, TIMER_CPU_PIN);
+}
+
 void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 {
 	struct axrt_group_stats *st;
@@ -768,6 +1014,7 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 		cpu_prio[cpu] = tc->prio;
 	}
 	cpu_slot[cpu] = tc->slot;
+	cpu_run_id[cpu]++;
 
 	/*
 	 * Never give a budgeted task more than its group has left, shared
@@ -786,6 +1033,7 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 				slice = cap;
 				scx_bpf_task_set_slice(p, slice);
 			}
+			arm_slice_timer(cpu, slice);
 		}
 	}
 	tc->slice_given = slice;
@@ -816,6 +1064,7 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 
 	cpu_prio[cpu] = CPU_NONE_PRIO;
 	cpu_slot[cpu] = AXRT_HOST_SLOT;
+	cpu_run_id[cpu]++;	/* a pending slice timer is stale now */
 	if (!tc)
 		return;
 	if (now > tc->last_charge)
@@ -834,49 +1083,6 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 }
 
 /* ---- timers ---- */
-
-/* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
-static __always_inline void requeue_from_iter(struct bpf_iter_scx_dsq *it, struct task_struct *p,
-					      struct task_ctx *tc)
-{
-	u32 prio = tc->prio & (AXRT_NR_PRIOS - 1);
-	u64 seq;
-
-	if (queue_mode == AXRT_QUEUE_VTIME) {
-		seq = __sync_fetch_and_add(&tail_seq, 1);
-		scx_bpf_dsq_move_set_vtime(it, ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK));
-		scx_bpf_dsq_move_vtime(it, p, AXRT_DSQ_VTIME, 0);
-	} else {
-		scx_bpf_dsq_move(it, p, AXRT_DSQ_LEVEL0 + prio, 0);
-		set_level_bit(prio);
-	}
-	wake_cpu_for(p, tc->prio, tc->slot, false);
-}
-
-/* Moves the tasks of group @slot parked in its DSQ or in the background DSQ back. */
-static void unpark(u32 slot)
-{
-	struct task_struct *p;
-	struct task_ctx *tc;
-
-	bpf_for_each(scx_dsq, p, AXRT_DSQ_PARK + slot, 0) {
-		tc = tctx(p);
-		if (tc)
-			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
-	}
-	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
-		tc = tctx(p);
-		if (tc && tc->slot == slot)
-			requeue_from_iter(BPF_FOR_EACH_ITER, p, tc);
-	}
-}
-
-static void unthrottle(struct group *g, u32 slot)
-{
-	if (__sync_val_compare_and_swap(&g->info.throttled, 1, 0) == 1)
-		__sync_fetch_and_sub(&nr_throttled, 1);
-	unpark(slot);
-}
 
 /* A group's period boundary: refill the budget, no carry-over; release parked tasks. */
 static int group_timer_fn(void *map, int *key, struct group *g)
@@ -919,73 +1125,6 @@ static int group_timer_fn(void *map, int *key, struct group *g)
 	if (g->next_boundary <= now)
 		g->next_boundary = now + g->info.period_ns;
 	bpf_timer_start(&g->timer, g->next_boundary, TIMER_ABS);
-	return 0;
-}
-
-/*
- * Moves @p (waiting since tc->enq_ts) to the reserve DSQ if it waited
- * longer than reserve_ns. Returns false if it has not (so the rest of a
- * FIFO behind it has not either).
- */
-static __always_inline bool rescue(struct bpf_iter_scx_dsq *it, struct task_struct *p, u64 now)
-{
-	struct task_ctx *tc = tctx(p);
-	struct group *g;
-	u64 waited;
-
-	if (!tc || !tc->enq_ts || now < tc->enq_ts)
-		return false;
-	waited = now - tc->enq_ts;
-	if (waited < reserve_ns)
-		return false;
-	if (!scx_bpf_dsq_move(it, p, AXRT_DSQ_RESERVE, 0))
-		return true;
-	tc->reserve = 1;
-	tc->head = 0;
-	stat_inc(AXRT_STAT_RESERVE);
-	g = group_at(tc->slot);
-	emit(AXRT_EV_RESERVE, g ? g->info.cgid : 0, p->pid, tc->prio, waited);
-	wake_cpu_for(p, 0, tc->slot, true);
-	return true;
-}
-
-/* Scans the oldest waiters of every queue for the starvation reserve. */
-static int reserve_timer_fn(void *map, int *key, struct reserve_timer *rt)
-{
-	struct task_struct *p;
-	u64 now = bpf_ktime_get_ns(), word;
-	u32 w, t, b, visits = 0;
-
-	if (queue_mode == AXRT_QUEUE_VTIME) {
-		/* Ordered by priority, not age: look at everything (bounded). */
-		bpf_for_each(scx_dsq, p, AXRT_DSQ_VTIME, 0) {
-			if (++visits > 4096)
-				break;
-			rescue(BPF_FOR_EACH_ITER, p, now);
-		}
-	} else {
-		/* Each level is a FIFO: its head is its oldest waiter. */
-		bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
-			word = prio_bits[w & 3];
-			bpf_for(t, 0, 64) {
-				if (!word)
-					break;
-				b = lowest_bit(word);
-				word &= ~(1ULL << b);
-				bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + w * 64 + b, 0) {
-					if (++visits > 4096 || !rescue(BPF_FOR_EACH_ITER, p, now))
-						break;
-				}
-			}
-		}
-	}
-	/* Background tasks wait in arrival order too. */
-	bpf_for_each(scx_dsq, p, AXRT_DSQ_BG, 0) {
-		if (++visits > 8192 || !rescue(BPF_FOR_EACH_ITER, p, now))
-			break;
-	}
-
-	bpf_timer_start(&rt->timer, reserve_ns / 4, 0);
 	return 0;
 }
 
@@ -1089,6 +1228,18 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_init)
 	bpf_for(i, 0, MAX_CPUS)
 		cpu_prio[i & (MAX_CPUS - 1)] = CPU_NONE_PRIO;
 
+	bpf_for(i, 0, nr_cpus()) {
+		struct axrt_cpu_timer *ct = bpf_map_lookup_elem(&cpu_timers, &i);
+
+		if (!ct)
+			break;
+		ret = bpf_timer_init(&ct->timer, &cpu_timers, CLOCK_MONOTONIC);
+		if (!ret)
+			ret = bpf_timer_set_callback(&ct->timer, slice_timer_fn);
+		if (ret)
+			goto fail;
+	}
+
 	rt = bpf_map_lookup_elem(&reserve_timer, &zero);
 	if (!rt) {
 		ret = -ENOENT;
@@ -1135,5 +1286,6 @@ SCX_OPS_DEFINE(axrt_ops,
 	       .init			= (void *)axrt_init,
 	       .exit			= (void *)axrt_exit,
 	       .dump			= (void *)axrt_dump,
+	       .flags			= SCX_OPS_ENQ_LAST,
 	       .timeout_ms		= AXRT_TIMEOUT_MS,
 	       .name			= "axrt");
