@@ -81,6 +81,7 @@ impl<'obj> Scheduler<'obj> {
             .as_mut()
             .context("the BPF object has no .rodata")?;
         rodata.slice_ns = opts.slice_ns();
+        rodata.host_prio = u32::from(opts.host_priority);
         rodata.queue_mode = opts.queue.to_raw();
         rodata.reserve_ns = reserve_ms * 1_000_000;
         // The watchdog stays far above the reserve (which keeps every wait under it).
@@ -115,11 +116,6 @@ impl<'obj> Scheduler<'obj> {
         })
     }
 
-    /// The BPF tier's maps (groups, tasks, statistics, events).
-    pub fn maps(&self) -> &Maps {
-        &self.maps
-    }
-
     /// A second, independent set of map handles (e.g. for another thread).
     pub fn new_maps(&self) -> Result<Maps> {
         Maps::new(&self.skel)
@@ -137,14 +133,10 @@ impl<'obj> Scheduler<'obj> {
         uei_exited!(&self.skel, uei)
     }
 
-    /// Runs until `stop` is set or the kernel ends the scheduler, then detaches it (the host
-    /// returns to its default scheduler) and returns how it ended.
-    pub fn run(&mut self, stop: &AtomicBool) -> Result<ExitInfo> {
-        self.run_with(stop, |_| Ok(()))
-    }
-
-    /// Like [`Scheduler::run`], calling `tick` with the maps every poll period (100 ms) while
-    /// attached; an error from `tick` is logged and the scheduler keeps running.
+    /// Runs until `stop` is set or the kernel ends the scheduler, calling `tick` with the maps
+    /// every poll period (100 ms) while attached (an error from `tick` is logged and the
+    /// scheduler keeps running); then detaches it (the host returns to its default scheduler)
+    /// and returns how it ended.
     pub fn run_with(
         &mut self,
         stop: &AtomicBool,
