@@ -879,14 +879,15 @@ static void reserve_scan(void)
 		bpf_for_each(scx_dsq, p, AXRT_DSQ_VTIME, 0)
 			rescue(BPF_FOR_EACH_ITER, p, now);
 	} else {
-		/* Each level is a FIFO: its head is its oldest waiter. */
+		/*
+		 * Not just each level's head: a preempted task goes back to
+		 * the head with a fresh wait, ahead of older waiters.
+		 */
 		bpf_for(level, 0, AXRT_NR_PRIOS) {
 			if (!(prio_bits[(level / 64) & 3] & (1ULL << (level % 64))))
 				continue;
-			bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + level, 0) {
-				if (!rescue(BPF_FOR_EACH_ITER, p, now))
-					break;
-			}
+			bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + level, 0)
+				rescue(BPF_FOR_EACH_ITER, p, now);
 		}
 	}
 	/* Background tasks wait in arrival order too. */
