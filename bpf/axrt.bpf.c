@@ -760,6 +760,30 @@ static bool pick_bitmap(u32 limit, s32 cpu)
 	return false;
 }
 
+/*
+ * ops.enqueue's inserts land after it returns, so a dispatching CPU can find
+ * a level empty, clear its bit, and miss the task that arrives just after.
+ * A CPU about to go idle re-derives the bits from the DSQs (256 cheap
+ * counter reads, off the busy path); the reserve scan does the same.
+ * Returns true if a bit was missing.
+ */
+static bool heal_bits(void)
+{
+	/* volatile: clang otherwise leaves it uninitialized on the empty-loop path */
+	volatile u32 healed = 0;
+	u32 level;
+
+	bpf_for(level, 0, AXRT_NR_PRIOS) {
+		if (prio_bits[(level / 64) & 3] & (1ULL << (level % 64)))
+			continue;
+		if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0) {
+			set_level_bit(level);
+			healed = 1;
+		}
+	}
+	return healed != 0;
+}
+
 /* vtime mode: runs the queue head if its priority is <= @limit. */
 static bool pick_vtime(u32 limit, s32 cpu)
 {
@@ -884,8 +908,9 @@ static void reserve_scan(void)
 		 * the head with a fresh wait, ahead of older waiters.
 		 */
 		bpf_for(level, 0, AXRT_NR_PRIOS) {
-			if (!(prio_bits[(level / 64) & 3] & (1ULL << (level % 64))))
+			if (!scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level))
 				continue;
+			set_level_bit(level);	/* heals a bit lost to a race, see heal_bits() */
 			bpf_for_each(scx_dsq, p, AXRT_DSQ_LEVEL0 + level, 0)
 				rescue(BPF_FOR_EACH_ITER, p, now);
 		}
@@ -953,6 +978,10 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(AXRT_STAT_KEEP);
 		return;
 	}
+
+	/* A lost bit was found: dispatch again right away (kick self). */
+	if (queue_mode != AXRT_QUEUE_VTIME && heal_bits())
+		scx_bpf_kick_cpu(cpu, 0);
 
 	/* The CPU would idle: throttled background groups may use it. */
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_BG) &&
