@@ -1203,7 +1203,9 @@ static void set_cgroup_bw(struct cgroup *cgrp, u64 period_us, u64 quota_us)
 s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_cgroup_init, struct cgroup *cgrp,
 			     struct scx_cgroup_init_args *args)
 {
-	set_cgroup_bw(cgrp, args->bw_period_us, args->bw_quota_us);
+	/* The bandwidth fields came with ops.cgroup_set_bandwidth (6.17). */
+	if (bpf_core_field_exists(args->bw_quota_us))
+		set_cgroup_bw(cgrp, args->bw_period_us, args->bw_quota_us);
 	return 0;
 }
 
