@@ -1047,11 +1047,23 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 	cpu_run_id[cpu]++;
 
 	/*
+	 * A throttled background group runs on time nobody else wants: any
+	 * waking task may preempt it (worst priority), and its slice is not
+	 * capped by the exhausted budget.
+	 */
+	g = group_at(tc->slot);
+	if (g && g->info.throttled && g->info.overrun == AXRT_OVERRUN_BACKGROUND) {
+		cpu_prio[cpu] = CPU_NONE_PRIO - 1;
+		__sync_add_and_fetch(&g->info.nr_running, 1);
+		tc->slice_given = p->scx.slice;
+		return;
+	}
+
+	/*
 	 * Never give a budgeted task more than its group has left, shared
 	 * among the group's tasks running right now.
 	 */
 	slice = p->scx.slice;
-	g = group_at(tc->slot);
 	if (g) {
 		running = __sync_add_and_fetch(&g->info.nr_running, 1);
 		if (g->info.quota_ns) {
@@ -1081,7 +1093,8 @@ void BPF_STRUCT_OPS(axrt_tick, struct task_struct *p)
 		charge(tc, now - tc->last_charge);
 	tc->last_charge = now;
 	g = group_at(tc->slot);
-	if (g && g->info.throttled)
+	/* Throttle mode stops at once; background mode runs on until preempted. */
+	if (g && g->info.throttled && g->info.overrun != AXRT_OVERRUN_BACKGROUND)
 		scx_bpf_task_set_slice(p, 0);
 }
 

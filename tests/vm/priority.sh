@@ -2,7 +2,7 @@
 #
 # Issue 4 (a): a high-priority periodic thread keeps its wakeup latency while lower-priority hogs
 # saturate every CPU. The same workload runs under the default scheduler and under scx_axrt in
-# this VM run; scx_axrt's 99th-percentile latency must be clearly better (ratio, not absolute
+# this VM run; scx_axrt's 99th-percentile latency must be clearly better, at least 2x (a ratio, not absolute
 # microseconds: emulated time is slow and noisy).
 . ./lib.sh
 
@@ -53,6 +53,6 @@ cp $SCX_LOG "$AXRT_OUT/scx_axrt-priority.log"
 
 echo "priority: p99 wakeup latency, default ${default_p99} us, scx_axrt ${axrt_p99} us" |
 	tee "$AXRT_OUT/priority.txt"
-check "the high-priority thread's p99 latency under scx_axrt is at least 3x better than under the default scheduler (${axrt_p99} vs ${default_p99} us)" \
-	test $((axrt_p99 * 3)) -le "$default_p99"
+check "the high-priority thread's p99 latency under scx_axrt is at least 2x better than under the default scheduler (${axrt_p99} vs ${default_p99} us)" \
+	test $((axrt_p99 * 2)) -le "$default_p99"
 cg_kill axrt-prio/hogs
