@@ -33,6 +33,16 @@ scx_start() {
 	return 1
 }
 
+# scx_start_checked WHAT ARGS...: scx_start ARGS; if it fails, records "FAIL: WHAT" with the
+# loader's last words and returns non-zero.
+scx_start_checked() {
+	local what=$1
+	shift
+	scx_start "$@" && return 0
+	fail "$what" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
+	return 1
+}
+
 # Sends a signal (default INT) to the running scx_axrt, waits for it and returns its exit status.
 scx_stop() {
 	kill -"${1:-INT}" "$SCX_PID" 2>/dev/null
@@ -107,6 +117,25 @@ cg_kill() {
 		n=$((n + 1))
 		usleep 50000
 	done
+}
+
+# cg_shares SECONDS GROUP...: each group's CPU share (% of one CPU) over one common window of
+# SECONDS, space-separated in argument order. The sleep is the measurement window itself.
+cg_shares() {
+	local window=$1 groups before t0 t1 out g
+	shift
+	groups=$*
+	before=$(for g in $groups; do cg_usage "$g"; done | tr '\n' ' ')
+	t0=$(now_us)
+	sleep "$window"
+	t1=$(now_us)
+	set -- $before
+	out=
+	for g in $groups; do
+		out="$out${out:+ }$(share_pct $(($(cg_usage "$g") - $1)) $((t1 - t0)))"
+		shift
+	done
+	echo "$out"
 }
 
 # share_pct USEC_DELTA WALL_USEC: CPU share in percent of one CPU, one decimal.

@@ -30,30 +30,20 @@ name = "other"
 cgroup = "axrt-bg/other"
 TOML
 
-# share GROUP SECONDS: the group's CPU share (% of one CPU) over a window of that length.
-share() {
-	u0=$(cg_usage "$1") t0=$(now_us)
-	sleep "$2" # the measurement window itself
-	u1=$(cg_usage "$1") t1=$(now_us)
-	share_pct $((u1 - u0)) $((t1 - t0))
-}
 hog() { cg_spawn "$1" stress-ng --cpu 2 --cpu-method loop --timeout 600s --quiet; }
 
-if ! scx_start --config /tmp/bg.toml; then
-	fail "scx_axrt starts with the background config" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
-	exit 0
-fi
+scx_start_checked "scx_axrt starts with the background config" --config /tmp/bg.toml || exit 0
 hog axrt-bg/bg
-share axrt-bg/bg 1 >/dev/null
-bg_alone=$(share axrt-bg/bg "$secs")
+cg_shares 1 axrt-bg/bg >/dev/null
+bg_alone=$(cg_shares "$secs" axrt-bg/bg)
 hog axrt-bg/other
-share axrt-bg/bg 1 >/dev/null
-bg_busy=$(share axrt-bg/bg "$secs")
+cg_shares 1 axrt-bg/bg >/dev/null
+bg_busy=$(cg_shares "$secs" axrt-bg/bg)
 cg_kill axrt-bg/bg
 cg_kill axrt-bg/other
 hog axrt-bg/thr
-share axrt-bg/thr 1 >/dev/null
-thr_alone=$(share axrt-bg/thr "$secs")
+cg_shares 1 axrt-bg/thr >/dev/null
+thr_alone=$(cg_shares "$secs" axrt-bg/thr)
 cg_kill axrt-bg/thr
 scx_stop INT
 cp $SCX_LOG "$AXRT_OUT/scx_axrt-background.log"

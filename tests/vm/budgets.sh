@@ -25,10 +25,7 @@ TOML
 
 # window SECONDS: prints "capped budgeted hog" CPU shares in % of one CPU over the window.
 window() {
-	c0=$(cg_usage axrt-budget/capped) b0=$(cg_usage axrt-budget/budgeted) h0=$(cg_usage axrt-budget/hog) t0=$(now_us)
-	sleep "$1" # the measurement window itself, not a synchronisation
-	c1=$(cg_usage axrt-budget/capped) b1=$(cg_usage axrt-budget/budgeted) h1=$(cg_usage axrt-budget/hog) t1=$(now_us)
-	echo "$(share_pct $((c1 - c0)) $((t1 - t0))) $(share_pct $((b1 - b0)) $((t1 - t0))) $(share_pct $((h1 - h0)) $((t1 - t0)))"
+	cg_shares "$1" axrt-budget/capped axrt-budget/budgeted axrt-budget/hog
 }
 
 start_hogs() {
@@ -46,10 +43,7 @@ set -- $(window "$secs")
 echo "budgets: default scheduler: capped $1%, budgeted(no budget there) $2%, hog $3%" | tee "$AXRT_OUT/budgets.txt"
 stop_hogs
 
-if ! scx_start --config /tmp/budget.toml --stats 1 --json; then
-	fail "scx_axrt starts with the budget config" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
-	exit 0
-fi
+scx_start_checked "scx_axrt starts with the budget config" --config /tmp/budget.toml --stats 1 --json || exit 0
 start_hogs
 window 1 >/dev/null # let every group reach its steady state (one full second = 10 periods)
 set -- $(window "$secs")

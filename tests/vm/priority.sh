@@ -43,10 +43,7 @@ measure() {
 }
 
 default_p99=$(measure default)
-if ! scx_start --config /tmp/prio.toml; then
-	fail "scx_axrt starts with the priority config" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
-	exit 0
-fi
+scx_start_checked "scx_axrt starts with the priority config" --config /tmp/prio.toml || exit 0
 axrt_p99=$(measure axrt)
 scx_stop INT
 cp $SCX_LOG "$AXRT_OUT/scx_axrt-priority.log"

@@ -23,10 +23,7 @@ cgroup = "axrt-res/low"
 priority = 255
 TOML
 
-if ! scx_start --config /tmp/res.toml --stats 1 --json; then
-	fail "scx_axrt starts with the reserve config" "$(tail -5 $SCX_LOG | tr '\n' ' ')"
-	exit 0
-fi
+scx_start_checked "scx_axrt starts with the reserve config" --config /tmp/res.toml --stats 1 --json || exit 0
 cg_spawn axrt-res/high stress-ng --cpu $(($(nproc) * 2)) --cpu-method loop --timeout 600s --quiet
 cg_spawn axrt-res/low stress-ng --cpu 1 --cpu-method loop --timeout 600s --quiet
 u0=$(cg_usage axrt-res/low) t0=$(now_us)
