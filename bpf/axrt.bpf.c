@@ -493,6 +493,12 @@ static void kick_group_cpus(u32 slot)
 	}
 }
 
+/* @g is throttled in background mode: its tasks may only use idle CPUs. */
+static __always_inline bool in_background(struct group *g)
+{
+	return g->info.throttled && g->info.overrun == AXRT_OVERRUN_BACKGROUND;
+}
+
 /* Marks @g throttled (once) and stops its running tasks. */
 static void throttle(struct group *g, u32 slot)
 {
@@ -1047,26 +1053,18 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 	cpu_run_id[cpu]++;
 
 	/*
-	 * A throttled background group runs on time nobody else wants: any
-	 * waking task may preempt it (worst priority), and its slice is not
-	 * capped by the exhausted budget.
-	 */
-	g = group_at(tc->slot);
-	if (g && g->info.throttled && g->info.overrun == AXRT_OVERRUN_BACKGROUND) {
-		cpu_prio[cpu] = CPU_NONE_PRIO - 1;
-		__sync_add_and_fetch(&g->info.nr_running, 1);
-		tc->slice_given = p->scx.slice;
-		return;
-	}
-
-	/*
 	 * Never give a budgeted task more than its group has left, shared
-	 * among the group's tasks running right now.
+	 * among the group's tasks running right now. A demoted background
+	 * task runs on time nobody else wants: any waking task may preempt it
+	 * (worst priority), and the exhausted budget does not cap it.
 	 */
 	slice = p->scx.slice;
+	g = group_at(tc->slot);
 	if (g) {
 		running = __sync_add_and_fetch(&g->info.nr_running, 1);
-		if (g->info.quota_ns) {
+		if (in_background(g))
+			cpu_prio[cpu] = CPU_NONE_PRIO - 1;
+		else if (g->info.quota_ns) {
 			budget = g->info.budget_ns;
 			cap = budget > 0 ? (u64)budget / (running > 0 ? running : 1) : 0;
 			if (cap < AXRT_SLICE_NS_MIN)
@@ -1094,7 +1092,7 @@ void BPF_STRUCT_OPS(axrt_tick, struct task_struct *p)
 	tc->last_charge = now;
 	g = group_at(tc->slot);
 	/* Throttle mode stops at once; background mode runs on until preempted. */
-	if (g && g->info.throttled && g->info.overrun != AXRT_OVERRUN_BACKGROUND)
+	if (g && g->info.throttled && !in_background(g))
 		scx_bpf_task_set_slice(p, 0);
 }
 
