@@ -23,19 +23,23 @@
  * Groups (VMs). A group is a cgroup and everything below it: the nearest
  * ancestor cgroup that has a spec (axrt_group_spec, written by the loader)
  * or a cpu.max budget (axrt_cgroup_bw). Each group has a slot in axrt_groups
- * with its budget and a bpf_timer firing at each period boundary. Every ns a
- * task runs is charged to its group (running/tick/stopping); a budgeted
- * task's slice is capped at its group's remaining budget (shared among the
- * group's running tasks). At zero the group is throttled at once: its CPUs
- * are kicked, its queued tasks are parked (DSQ AXRT_DSQ_PARK + slot) or, in
- * background mode, demoted to AXRT_DSQ_BG, which a CPU takes only when it
- * would otherwise idle. The timer refills the budget (no carry-over) and
- * moves the parked tasks back.
+ * with its budget and two bpf_timers: one at each period boundary, one at
+ * the moment the budget runs out if the group's running tasks keep running.
+ * Every ns a task runs is charged to its group, per CPU (cpu_since[], at
+ * tick and stopping); a budgeted task's slice is capped at its group's
+ * remaining budget (shared among the group's running tasks). When the
+ * exhaustion timer finds the live budget (charged budget minus what the
+ * group's CPUs used since their last charge) at zero, the group is
+ * throttled: its CPUs are kicked, its queued tasks are parked (DSQ
+ * AXRT_DSQ_PARK + slot) or, in background mode, demoted to AXRT_DSQ_BG,
+ * which a CPU takes only when it would otherwise idle. The boundary timer
+ * refills the budget (no carry-over) and moves the parked tasks back.
  *
- * Starvation reserve. A timer every reserve/4 looks at the oldest waiting
- * tasks; one that waited longer than reserve_ns moves to AXRT_DSQ_RESERVE,
- * which every dispatch serves first, and a CPU is kicked for it. This keeps
- * every wait far below the watchdog timeout.
+ * Starvation reserve. A timer every reserve/4 looks at the waiting tasks;
+ * one that waited longer than reserve_ns moves to AXRT_DSQ_RESERVE, which
+ * every dispatch serves first, and a CPU is kicked for it. This keeps every
+ * wait far below the watchdog timeout. (Timers may move tasks between DSQs:
+ * they run without a rq lock held.)
  *
  * Statistics: per-CPU counters (axrt_stats), per-group per-CPU stats with a
  * log2 wakeup-latency histogram (axrt_group_stats), and an event ring
@@ -55,7 +59,10 @@ const volatile u32 host_prio = AXRT_PRIO_HOST_DFL;
 UEI_DEFINE(uei);
 
 #define MAX_CPUS	1024		/* power of two: indices are masked */
-#define CPU_NONE_PRIO	AXRT_NR_PRIOS	/* cpu_prio[] of a CPU running nothing of ours */
+/* cpu_prio[] of a CPU running a throttled background task: below every real priority. */
+#define PRIO_BACKGROUND	AXRT_NR_PRIOS
+#define CPU_NONE_PRIO	(AXRT_NR_PRIOS + 1)	/* cpu_prio[] of a CPU running nothing of ours */
+#define UNCHARGED_UNIT	(2 * MAX_CPUS)	/* group_uncharged(): room for a count of CPUs */
 #define MAX_DEPTH	16		/* cgroup ancestors looked at for a group */
 #define SEQ_MID		(1ULL << 51)	/* vtime mode: tail seqs grow up, head seqs down */
 #define SEQ_MASK	((1ULL << 52) - 1)
@@ -108,7 +115,8 @@ struct group {
 	u64 next_boundary;	/* absolute time the timer is armed for */
 	u32 timer_armed;
 	u32 pad;
-	struct bpf_timer timer;
+	s64 lead_ns;		/* throttle this much early: the measured enforcement latency */
+	struct bpf_timer timer;		/* period boundary */
 };
 
 struct {
@@ -132,6 +140,18 @@ struct {
 
 /* ---- BPF-private state ---- */
 
+/* Per group slot: the timer for the moment its budget runs out (one timer per map value). */
+struct exhaust_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, u32);
+	__type(value, struct exhaust_timer);
+	__uint(max_entries, AXRT_MAX_GROUPS);
+} exhaust_timers SEC(".maps");
+
 /* cgroup id -> group slot, for the cgroups that have one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -151,28 +171,9 @@ struct {
 	__uint(max_entries, 1);
 } reserve_timer SEC(".maps");
 
-/*
- * Per-CPU budget-enforcement timers. The kernel checks slices only at the
- * tick (4 ms at HZ=250); a budgeted task whose capped slice ends earlier
- * gets a CPU-pinned timer that kicks its CPU at the slice end, so a group
- * overruns its budget by at most the timer latency per CPU.
- */
-struct axrt_cpu_timer {
-	struct bpf_timer timer;
-	u64 run_id;		/* the run it was armed for (cpu_run_id[]) */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, u32);
-	__type(value, struct axrt_cpu_timer);
-	__uint(max_entries, MAX_CPUS);
-} cpu_timers SEC(".maps");
-
 struct task_ctx {
 	u64 gen;		/* generation the fields below were resolved at; 0 = never */
 	u64 enq_ts;		/* when it started waiting; 0 = not waiting */
-	u64 last_charge;	/* last time its run time was charged */
 	u64 run_start;		/* when it last got a CPU */
 	u64 slice_given;	/* slice it got when it last started */
 	u64 slice_dfl;		/* its slice: an override or slice_ns */
@@ -189,11 +190,14 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
-/* Priority of the task each CPU runs (CPU_NONE_PRIO if none), and its group slot. */
+/*
+ * What each CPU runs: its priority (CPU_NONE_PRIO if none), its group slot,
+ * and when its run time was last charged (0 if none). Written only by the
+ * CPU itself, in running/tick/stopping (rq lock, IRQs off).
+ */
 u32 cpu_prio[MAX_CPUS];
 u32 cpu_slot[MAX_CPUS];
-/* Counts the tasks each CPU started running: tells a stale slice timer from a live one. */
-u64 cpu_run_id[MAX_CPUS];
+u64 cpu_since[MAX_CPUS];
 
 /* Bitmap of non-empty priority levels (bitmap mode). */
 u64 prio_bits[AXRT_NR_PRIOS / 64];
@@ -204,11 +208,6 @@ u64 head_seq = SEQ_MID;
 
 /* Number of groups currently throttled: dispatch looks closer only when > 0. */
 s32 nr_throttled;
-
-/* Groups (bit = slot) whose parked tasks the next dispatch moves back. */
-u64 unpark_due[AXRT_MAX_GROUPS / 64];
-/* Set by the reserve timer: the next dispatch scans for starved tasks. */
-u32 reserve_scan_due;
 
 /* ---- small helpers ---- */
 
@@ -408,6 +407,7 @@ static s32 group_slot(u64 cgid)
 		g->info.throttled = 0;
 		g->info.nr_running = 0;
 		g->info.budget_ns = 0;
+		g->lead_ns = 0;
 		refresh_group(g);
 		arm_group_timer(g);
 		return s;
@@ -515,22 +515,119 @@ static void throttle(struct group *g, u32 slot)
 	kick_group_cpus(slot);
 }
 
-/* Charges @delta ns of run time to @tc's group; throttles at zero budget. */
-static __always_inline void charge(struct task_ctx *tc, u64 delta)
+/*
+ * Charges what this CPU ran since its last charge to the group of what it
+ * runs, and throttles the group if that used up its budget.
+ */
+static __always_inline void charge_cpu(u32 cpu, u64 now)
 {
 	struct axrt_group_stats *st;
 	struct group *g;
+	u64 since = cpu_since[cpu & (MAX_CPUS - 1)], delta;
+	u32 slot = cpu_slot[cpu & (MAX_CPUS - 1)];
 	s64 left;
 
-	st = gstats(tc->slot);
+	if (!since || now <= since)
+		return;
+	cpu_since[cpu & (MAX_CPUS - 1)] = now;
+	delta = now - since;
+	st = gstats(slot);
 	if (st)
 		st->runtime_ns += delta;
-	g = group_at(tc->slot);
-	if (!g || !g->info.quota_ns)
+	g = group_at(slot);
+	/* A background run uses time nobody wanted: not charged to the budget. */
+	if (!g || !g->info.quota_ns || cpu_prio[cpu & (MAX_CPUS - 1)] == PRIO_BACKGROUND)
 		return;
 	left = __sync_sub_and_fetch(&g->info.budget_ns, (s64)delta);
-	if (left <= 0 && !g->info.throttled)
-		throttle(g, tc->slot);
+	if (left <= g->lead_ns && !g->info.throttled)
+		throttle(g, slot);
+}
+
+/*
+ * What the CPUs running group @slot's tasks used since they last charged
+ * it, in ns times UNCHARGED_UNIT plus their number. Reads other CPUs' entries
+ * without synchronisation: an estimate, exact while nothing starts or stops.
+ * A global function, so the verifier walks its loop once, not per caller.
+ */
+__noinline u64 group_uncharged(u32 slot, u64 now)
+{
+	u64 used = 0, since;
+	u32 cpu, c, k = 0;
+
+	bpf_for(cpu, 0, nr_cpus()) {
+		c = cpu & (MAX_CPUS - 1);
+		if (cpu_slot[c] != slot)
+			continue;
+		since = cpu_since[c];
+		if (since && now > since)
+			used += now - since;
+		k++;
+	}
+	return used * UNCHARGED_UNIT + k;
+}
+
+/*
+ * @g's budget minus what its running tasks used since they were last
+ * charged: the budget left right now. Counts those tasks in *@nr.
+ */
+static __always_inline s64 live_budget(struct group *g, u32 slot, u64 now, u32 *nr)
+{
+	u64 un = group_uncharged(slot, now);
+
+	*nr = un % UNCHARGED_UNIT;
+	return g->info.budget_ns - (s64)(un / UNCHARGED_UNIT);
+}
+
+/*
+ * Budget enforcement between charges: throttles @g if its live budget is
+ * (nearly) used up, else arms its exhaustion timer for when it will be if
+ * its running tasks keep running. Called when one of its tasks starts, at
+ * its period boundary and from the timer itself; a task stopping only
+ * makes the timer early, and it then re-arms.
+ *
+ * "Used up" is "down to lead_ns": a throttle lands only when the group's
+ * CPUs have stopped its tasks (timer latency, a kick, a context switch),
+ * and the group runs on meanwhile. learn_lead() measures that overrun and
+ * moves lead_ns to cancel it: tens of us on hardware, about a millisecond
+ * under emulation.
+ */
+static void enforce_budget(struct group *g, u32 slot, u64 now)
+{
+	struct exhaust_timer *et;
+	s64 left;
+	u32 nr;
+
+	if (!g->info.quota_ns || g->info.throttled)
+		return;
+	left = live_budget(g, slot, now, &nr);
+	if (!nr)
+		return;
+	left -= g->lead_ns;
+	if (left <= (s64)(nr * AXRT_EXHAUST_SLACK_NS)) {
+		throttle(g, slot);
+		return;
+	}
+	et = bpf_map_lookup_elem(&exhaust_timers, &slot);
+	if (et)
+		bpf_timer_start(&et->timer, (u64)left / nr, 0);
+}
+
+/*
+ * At the boundary of a period in which @g was throttled: its budget shows
+ * by how much the throttle missed zero (work done in background mode is not
+ * charged to the budget). Moves lead_ns a quarter of the way to cancel
+ * that, within [0, quota / 2].
+ */
+static void learn_lead(struct group *g)
+{
+	s64 lead;
+
+	lead = g->lead_ns - g->info.budget_ns / 4;
+	if (lead < 0)
+		lead = 0;
+	if (lead > (s64)(g->info.quota_ns / 2))
+		lead = g->info.quota_ns / 2;
+	g->lead_ns = lead;
 }
 
 /* ---- queues ---- */
@@ -543,12 +640,13 @@ static __always_inline void set_level_bit(u32 prio)
 /*
  * Wakes a CPU for @p (priority @prio) which just became queued: an idle CPU
  * it may use, else the allowed CPU running the worst priority if that is
- * worse than @prio (any priority when @force, for reserve grants).
+ * worse than @prio (any priority when @force, for reserve grants). Among
+ * equally bad CPUs this one wins: preempting it needs no IPI.
  */
 static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 {
 	struct axrt_group_stats *st;
-	u32 cpu, n, worst, cp;
+	u32 cpu, n, worst, cp, self = bpf_get_smp_processor_id();
 	s32 target = -1, none_cpu = -1;
 
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
@@ -557,8 +655,6 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 		stat_inc(AXRT_STAT_KICK);
 		return;
 	}
-	if (!force && prio >= AXRT_NR_PRIOS - 1)
-		return;
 
 	worst = force ? 0 : prio;
 	n = nr_cpus();
@@ -575,7 +671,8 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 				none_cpu = cpu;
 			continue;
 		}
-		if ((cp > worst || (force && target < 0)) &&
+		if ((cp > worst || (force && target < 0) ||
+		     (cp == worst && target >= 0 && cpu == self)) &&
 		    bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			worst = cp;
 			target = cpu;
@@ -638,6 +735,16 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu,
 	return cpu;
 }
 
+/*
+ * SCX_ENQ_LAST: @p is all this CPU has, and the CPU already chose to idle.
+ * Queue @p locally and reschedule the CPU, or it would idle with @p queued.
+ */
+static __always_inline void run_on_last(struct task_struct *p, u64 slice, u64 enq_flags)
+{
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags);
+	scx_bpf_kick_cpu(bpf_get_smp_processor_id(), 0);
+}
+
 void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tc = tctx(p);
@@ -656,10 +763,15 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 	if (g && g->info.throttled) {
 		tc->head = 0;
 		if (g->info.overrun == AXRT_OVERRUN_BACKGROUND) {
-			scx_bpf_dsq_insert(p, AXRT_DSQ_BG, tc->slice_dfl, enq_flags);
 			stat_inc(AXRT_STAT_BG);
+			/* This CPU found nothing else to run: time nobody wants. */
+			if (enq_flags & SCX_ENQ_LAST) {
+				run_on_last(p, tc->slice_dfl, enq_flags);
+				return;
+			}
+			scx_bpf_dsq_insert(p, AXRT_DSQ_BG, tc->slice_dfl, enq_flags);
 			/* Only an idle CPU may take it. */
-			wake_cpu_for(p, AXRT_NR_PRIOS - 1, tc->slot, false);
+			wake_cpu_for(p, PRIO_BACKGROUND, tc->slot, false);
 		} else {
 			scx_bpf_dsq_insert(p, AXRT_DSQ_PARK + tc->slot, tc->slice_dfl, enq_flags);
 			stat_inc(AXRT_STAT_PARKED);
@@ -675,7 +787,7 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	if (enq_flags & SCX_ENQ_LAST) {
 		tc->head = 0;
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl, enq_flags);
+		run_on_last(p, tc->slice_dfl, enq_flags);
 		stat_inc(AXRT_STAT_KEEP);
 		return;
 	}
@@ -801,7 +913,7 @@ static bool pick_vtime(u32 limit, s32 cpu)
 	return take_from(AXRT_DSQ_VTIME, cpu);
 }
 
-/* ---- deferred work: unparking and the starvation reserve ---- */
+/* ---- timer work: unparking and the starvation reserve ---- */
 
 /* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
 static __always_inline void requeue_from_iter(struct bpf_iter_scx_dsq *it, struct task_struct *p,
@@ -839,35 +951,12 @@ static void unpark(u32 slot)
 	}
 }
 
-/*
- * Ends @g's throttling. Its parked tasks move back from the next dispatch
- * on this CPU (moves out of a DSQ are done in ops.dispatch, not in timer
- * callbacks), which the kick makes happen soon.
- */
+/* Ends @g's throttling (from its boundary timer) and moves its parked tasks back. */
 static void unthrottle(struct group *g, u32 slot)
 {
 	if (__sync_val_compare_and_swap(&g->info.throttled, 1, 0) == 1)
 		__sync_fetch_and_sub(&nr_throttled, 1);
-	__sync_fetch_and_or(&unpark_due[(slot / 64) & 1], 1ULL << (slot % 64));
-	scx_bpf_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_IDLE);
-}
-
-/* Dispatch side of unthrottle(): moves the parked tasks of flagged groups back. */
-static void do_unparks(void)
-{
-	u64 word, bit;
-	u32 w, t;
-
-	bpf_for(w, 0, 2) {
-		bpf_for(t, 0, 4) {
-			word = unpark_due[w & 1];
-			if (!word)
-				break;
-			bit = word & -word;
-			__sync_fetch_and_and(&unpark_due[w & 1], ~bit);
-			unpark(w * 64 + bit_index(bit));
-		}
-	}
+	unpark(slot);
 }
 
 /*
@@ -929,14 +1018,10 @@ static void reserve_scan(void)
 
 }
 
-/*
- * Every reserve/4: asks the next dispatch on this CPU to run reserve_scan()
- * (DSQ moves are done from ops.dispatch) and makes sure one happens.
- */
+/* Every reserve/4: rescues the tasks that waited too long. */
 static int reserve_timer_fn(void *map, int *key, struct reserve_timer *rt)
 {
-	reserve_scan_due = 1;
-	scx_bpf_kick_cpu(bpf_get_smp_processor_id(), SCX_KICK_IDLE);
+	reserve_scan();
 	bpf_timer_start(&rt->timer, reserve_ns / 4, 0);
 	return 0;
 }
@@ -947,12 +1032,6 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 	struct group *g;
 	u32 limit = AXRT_NR_PRIOS - 1;
 	bool keep = false;
-
-	/* Work the timers asked for. */
-	if (unpark_due[0] | unpark_due[1])
-		do_unparks();
-	if (reserve_scan_due && __sync_val_compare_and_swap(&reserve_scan_due, 1, 0) == 1)
-		reserve_scan();
 
 	/* Starvation-reserve grants first, regardless of priority. */
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE) &&
@@ -995,27 +1074,6 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(AXRT_STAT_BG_RUN);
 }
 
-/* A budgeted task's slice ended between ticks: preempt it now. */
-static int slice_timer_fn(void *map, int *key, struct axrt_cpu_timer *ct)
-{
-	u32 cpu = *key & (MAX_CPUS - 1);
-
-	if (ct->run_id == cpu_run_id[cpu])
-		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-	return 0;
-}
-
-/* Arms this CPU's slice timer for the run just started, @slice ns from now. */
-static __always_inline void arm_slice_timer(u32 cpu, u64 slice)
-{
-	struct axrt_cpu_timer *ct = bpf_map_lookup_elem(&cpu_timers, &cpu);
-
-	if (!ct)
-		return;
-	ct->run_id = cpu_run_id[cpu & (MAX_CPUS - 1)];
-	bpf_timer_start(&ct->timer, slice, TIMER_CPU_PIN);
-}
-
 void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 {
 	struct axrt_group_stats *st;
@@ -1038,7 +1096,6 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 	}
 	tc->enq_ts = 0;
 	tc->run_start = now;
-	tc->last_charge = now;
 
 	/* A reserve grant is not preempted for priority. */
 	if (tc->reserve == 1) {
@@ -1050,21 +1107,26 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 		cpu_prio[cpu] = tc->prio;
 	}
 	cpu_slot[cpu] = tc->slot;
-	cpu_run_id[cpu]++;
+	cpu_since[cpu] = now;
 
 	/*
 	 * Never give a budgeted task more than its group has left, shared
-	 * among the group's tasks running right now. A demoted background
+	 * among the group's tasks running right now, and re-time the group's
+	 * exhaustion timer for one more running task. A demoted background
 	 * task runs on time nobody else wants: any waking task may preempt it
-	 * (worst priority), and the exhausted budget does not cap it.
+	 * (worst priority), and the exhausted budget does not cap it. A
+	 * throttle-mode task that got here throttled (queued on this CPU
+	 * before the throttle) stops at once.
 	 */
 	slice = p->scx.slice;
 	g = group_at(tc->slot);
 	if (g) {
 		running = __sync_add_and_fetch(&g->info.nr_running, 1);
-		if (in_background(g))
-			cpu_prio[cpu] = CPU_NONE_PRIO - 1;
-		else if (g->info.quota_ns) {
+		if (in_background(g)) {
+			cpu_prio[cpu] = PRIO_BACKGROUND;
+		} else if (g->info.throttled) {
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		} else if (g->info.quota_ns) {
 			budget = g->info.budget_ns;
 			cap = budget > 0 ? (u64)budget / (running > 0 ? running : 1) : 0;
 			if (cap < AXRT_SLICE_NS_MIN)
@@ -1073,7 +1135,7 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 				slice = cap;
 				scx_bpf_task_set_slice(p, slice);
 			}
-			arm_slice_timer(cpu, slice);
+			enforce_budget(g, tc->slot, now);
 		}
 	}
 	tc->slice_given = slice;
@@ -1083,13 +1145,10 @@ void BPF_STRUCT_OPS(axrt_tick, struct task_struct *p)
 {
 	struct task_ctx *tc = tctx(p);
 	struct group *g;
-	u64 now = bpf_ktime_get_ns();
 
+	charge_cpu(bpf_get_smp_processor_id(), bpf_ktime_get_ns());
 	if (!tc)
 		return;
-	if (now > tc->last_charge)
-		charge(tc, now - tc->last_charge);
-	tc->last_charge = now;
 	g = group_at(tc->slot);
 	/* Throttle mode stops at once; background mode runs on until preempted. */
 	if (g && g->info.throttled && !in_background(g))
@@ -1103,14 +1162,12 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 	u32 cpu = bpf_get_smp_processor_id() & (MAX_CPUS - 1);
 	u64 now = bpf_ktime_get_ns();
 
+	charge_cpu(cpu, now);
 	cpu_prio[cpu] = CPU_NONE_PRIO;
 	cpu_slot[cpu] = AXRT_HOST_SLOT;
-	cpu_run_id[cpu]++;	/* a pending slice timer is stale now */
+	cpu_since[cpu] = 0;
 	if (!tc)
 		return;
-	if (now > tc->last_charge)
-		charge(tc, now - tc->last_charge);
-	tc->last_charge = now;
 	g = group_at(tc->slot);
 	if (g)
 		__sync_fetch_and_sub(&g->info.nr_running, 1);
@@ -1125,13 +1182,28 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 
 /* ---- timers ---- */
 
-/* A group's period boundary: refill the budget, no carry-over; release parked tasks. */
+/* The moment @g's budget should run out: throttle it, or re-time the timer. */
+static int exhaust_timer_fn(void *map, int *key, struct exhaust_timer *et)
+{
+	u32 slot = *key;
+	struct group *g = group_at(slot);
+
+	if (g && g->info.cgid)
+		enforce_budget(g, slot, bpf_ktime_get_ns());
+	return 0;
+}
+
+/*
+ * A group's period boundary: refill the budget, no carry-over; release
+ * parked tasks. What running tasks used before the boundary but have not
+ * been charged for yet belongs to the old period: the new budget covers it.
+ */
 static int group_timer_fn(void *map, int *key, struct group *g)
 {
 	struct axrt_group_stats *st;
-	u32 slot = *key;
+	u32 slot = *key, nr;
 	u64 now = bpf_ktime_get_ns(), cgid;
-	s64 left;
+	s64 left, live;
 
 	if (slot == AXRT_HOST_SLOT || !g->info.cgid)
 		return 0;
@@ -1153,14 +1225,18 @@ static int group_timer_fn(void *map, int *key, struct group *g)
 		return 0;
 	}
 
+	if (g->info.throttled)
+		learn_lead(g);
 	left = g->info.budget_ns;
-	g->info.budget_ns = g->info.quota_ns;
+	live = live_budget(g, slot, now, &nr);
+	g->info.budget_ns = g->info.quota_ns + (left - live);
 	g->info.period_start_ns = now;
 	st = gstats(slot);
 	if (st)
 		st->replenishments++;
-	emit(AXRT_EV_REPLENISH, cgid, 0, g->info.prio, left > 0 ? left : 0);
+	emit(AXRT_EV_REPLENISH, cgid, 0, g->info.prio, live > 0 ? live : 0);
 	unthrottle(g, slot);
+	enforce_budget(g, slot, now);
 
 	g->next_boundary += g->info.period_ns;
 	if (g->next_boundary <= now)
@@ -1237,6 +1313,7 @@ void BPF_STRUCT_OPS(axrt_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_u
 s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_init)
 {
 	struct reserve_timer *rt;
+	struct exhaust_timer *et;
 	struct group *g;
 	u32 i, zero = 0;
 	s32 ret;
@@ -1266,22 +1343,18 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_init)
 			ret = bpf_timer_set_callback(&g->timer, group_timer_fn);
 		if (ret)
 			goto fail;
+		et = bpf_map_lookup_elem(&exhaust_timers, &i);
+		if (!et)
+			continue;
+		ret = bpf_timer_init(&et->timer, &exhaust_timers, CLOCK_MONOTONIC);
+		if (!ret)
+			ret = bpf_timer_set_callback(&et->timer, exhaust_timer_fn);
+		if (ret)
+			goto fail;
 	}
 
 	bpf_for(i, 0, MAX_CPUS)
 		cpu_prio[i & (MAX_CPUS - 1)] = CPU_NONE_PRIO;
-
-	bpf_for(i, 0, nr_cpus()) {
-		struct axrt_cpu_timer *ct = bpf_map_lookup_elem(&cpu_timers, &i);
-
-		if (!ct)
-			break;
-		ret = bpf_timer_init(&ct->timer, &cpu_timers, CLOCK_MONOTONIC);
-		if (!ret)
-			ret = bpf_timer_set_callback(&ct->timer, slice_timer_fn);
-		if (ret)
-			goto fail;
-	}
 
 	rt = bpf_map_lookup_elem(&reserve_timer, &zero);
 	if (!rt) {

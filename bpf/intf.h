@@ -155,6 +155,12 @@ struct axrt_event {
 #define AXRT_SLICE_NS_DFL	5000000	/* 5 ms */
 /* Shortest slice ever given (a nearly empty budget would give less). */
 #define AXRT_SLICE_NS_MIN	50000	/* 50 us */
+/*
+ * A group is throttled when its live budget is below this per running task:
+ * throttling takes a kick (an IPI) to land, so stopping a little early keeps
+ * the overrun within POLICY.md's 0.5 ms per CPU.
+ */
+#define AXRT_EXHAUST_SLACK_NS	20000	/* 20 us */
 
 /* Starvation reserve: the longest any runnable task waits (--reserve-ms). */
 #define AXRT_RESERVE_MS_DFL	1000

@@ -109,10 +109,15 @@ cg_usage() {
 	sed -n 's/^usage_usec //p' "$CG/$1/cpu.stat"
 }
 
-# cg_kill NAME: kills every process in the cgroup and waits until it is empty (at most 10 s).
+# cg_kill NAME: kills every process in the cgroup and waits until it is empty (at most 10 s;
+# cgroupfs files have size 0, so emptiness is read, not stat'ed). Returns 1 if it is not empty.
 cg_kill() {
 	n=0
-	while [ -s "$CG/$1/cgroup.procs" ] && [ $n -lt 200 ]; do
+	while [ -n "$(cat "$CG/$1/cgroup.procs")" ]; do
+		if [ $n -ge 200 ]; then
+			fail "cgroup $1 is emptied by cg_kill" "left: $(cat "$CG/$1/cgroup.procs" | tr '\n' ' ')"
+			return 1
+		fi
 		echo 1 >"$CG/$1/cgroup.kill"
 		n=$((n + 1))
 		usleep 50000
