@@ -198,6 +198,8 @@ struct {
 u32 cpu_prio[MAX_CPUS];
 u32 cpu_slot[MAX_CPUS];
 u64 cpu_since[MAX_CPUS];
+/* The level a CPU was last kicked for (bitmap mode), AXRT_NR_PRIOS if none: see wake_cpu_for(). */
+u32 kick_level[MAX_CPUS];
 
 /* Bitmap of non-empty priority levels (bitmap mode). */
 u64 prio_bits[AXRT_NR_PRIOS / 64];
@@ -638,56 +640,76 @@ static __always_inline void set_level_bit(u32 prio)
 }
 
 /*
- * Wakes a CPU for @p (priority @prio) which just became queued: an idle CPU
- * it may use, else the allowed CPU running the worst priority if that is
- * worse than @prio (any priority when @force, for reserve grants). Among
- * equally bad CPUs this one wins: preempting it needs no IPI.
+ * The allowed CPU running the worst priority, if that is worse than @prio
+ * (with @force: whatever it runs), @prefer winning ties: preempting it costs
+ * least (no IPI when it is this CPU). -1 if there is none; then *@none_cpu
+ * is an allowed CPU between two tasks, if any (-1 otherwise).
  */
-static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
+static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force, s32 *none_cpu)
 {
-	struct axrt_group_stats *st;
-	u32 cpu, n, worst, cp, self = bpf_get_smp_processor_id();
-	s32 target = -1, none_cpu = -1;
+	u32 cpu, worst = force ? 0 : prio, cp;
+	s32 target = -1;
 
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if ((s32)cpu >= 0) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-		stat_inc(AXRT_STAT_KICK);
-		return;
-	}
-
-	worst = force ? 0 : prio;
-	n = nr_cpus();
-	bpf_for(cpu, 0, n) {
+	*none_cpu = -1;
+	bpf_for(cpu, 0, nr_cpus()) {
 		cp = cpu_prio[cpu & (MAX_CPUS - 1)];
 		/*
 		 * A CPU between two tasks (CPU_NONE_PRIO) is dispatching or
-		 * about to go idle. Preempting it would make the task it picks
-		 * next bounce (a preempt storm); a plain kick below closes the
-		 * race where it already looked at the queues and goes idle.
+		 * about to go idle: only the fallback, when no CPU runs
+		 * anything worse.
 		 */
 		if (cp >= CPU_NONE_PRIO) {
-			if (none_cpu < 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-				none_cpu = cpu;
+			if (*none_cpu < 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				*none_cpu = cpu;
 			continue;
 		}
 		if ((cp > worst || (force && target < 0) ||
-		     (cp == worst && target >= 0 && cpu == self)) &&
+		     (cp == worst && target >= 0 && cpu == prefer)) &&
 		    bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			worst = cp;
 			target = cpu;
 		}
 	}
-	if (target < 0) {
-		if (none_cpu >= 0)
-			scx_bpf_kick_cpu(none_cpu, 0);
-		return;
-	}
-	scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
+	return target;
+}
+
+static __always_inline void count_preemption(u32 slot)
+{
+	struct axrt_group_stats *st = gstats(slot);
+
 	stat_inc(AXRT_STAT_PREEMPT);
-	st = gstats(slot);
 	if (st)
 		st->preemptions++;
+}
+
+/*
+ * Wakes a CPU for @p (priority @prio) which just became queued: an idle CPU
+ * it may use, else worst_cpu() (this CPU winning ties), else a CPU between
+ * two tasks: it may have looked at the queues before @p landed and picked
+ * something worse, and only a preempting kick makes it dispatch again (a
+ * plain one lets a task with slice left run on). The kicked CPU re-checks
+ * @p's level bit (kick_level[]): the bit may have been cleared by a dispatch
+ * that ran between this enqueue and the moment its insert landed.
+ */
+static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
+{
+	s32 cpu, none_cpu;
+
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0) {
+		kick_level[cpu & (MAX_CPUS - 1)] = prio;
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		stat_inc(AXRT_STAT_KICK);
+		return;
+	}
+	cpu = worst_cpu(p, prio, bpf_get_smp_processor_id(), force, &none_cpu);
+	if (cpu < 0)
+		cpu = none_cpu;
+	if (cpu < 0)
+		return;
+	kick_level[cpu & (MAX_CPUS - 1)] = prio;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	count_preemption(slot);
 }
 
 /* Inserts @p into the priority queue of its level (not waking anything). */
@@ -719,11 +741,20 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu,
 	struct task_ctx *tc = tctx(p);
 	struct group *g;
 	bool is_idle = false;
-	s32 cpu;
+	s32 cpu, target, none_cpu;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (!is_idle || !tc)
+	if (!tc)
 		return cpu;
+	if (!is_idle) {
+		/*
+		 * No idle CPU: wake up on the CPU @p will preempt, if any
+		 * (its priority as last resolved), so that enqueue can take it
+		 * over directly, with no queue round trip and at most one IPI.
+		 */
+		target = worst_cpu(p, tc->prio, prev_cpu, false, &none_cpu);
+		return target >= 0 ? target : cpu;
+	}
 	/* A throttled group's task must go through enqueue to be parked. */
 	g = group_at(tc->slot);
 	if (g && g->info.throttled)
@@ -749,6 +780,8 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tc = tctx(p);
 	struct group *g;
+	u32 cp;
+	s32 cpu;
 
 	if (!tc) {
 		/* No context (should not happen): the kernel's global FIFO runs it. */
@@ -789,6 +822,20 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 		tc->head = 0;
 		run_on_last(p, tc->slice_dfl, enq_flags);
 		stat_inc(AXRT_STAT_KEEP);
+		return;
+	}
+
+	/*
+	 * The CPU @p is enqueued on runs something worse (select_cpu chose it
+	 * for that): preempt it right here. A CPU between tasks is left to
+	 * its dispatch, which takes the best queued task.
+	 */
+	cpu = scx_bpf_task_cpu(p);
+	cp = cpu_prio[cpu & (MAX_CPUS - 1)];
+	if (tc->prio < cp && cp != CPU_NONE_PRIO && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		tc->head = 0;
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl, enq_flags | SCX_ENQ_PREEMPT);
+		count_preemption(tc->slot);
 		return;
 	}
 
@@ -1032,6 +1079,15 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 	struct group *g;
 	u32 limit = AXRT_NR_PRIOS - 1;
 	bool keep = false;
+	u32 lvl;
+
+	/* The level this CPU was kicked for has a task, whatever its bit says. */
+	lvl = kick_level[cpu & (MAX_CPUS - 1)];
+	if (lvl < AXRT_NR_PRIOS) {
+		kick_level[cpu & (MAX_CPUS - 1)] = AXRT_NR_PRIOS;
+		if (queue_mode != AXRT_QUEUE_VTIME && scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + lvl))
+			set_level_bit(lvl);
+	}
 
 	/* Starvation-reserve grants first, regardless of priority. */
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE) &&
@@ -1353,8 +1409,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_init)
 			goto fail;
 	}
 
-	bpf_for(i, 0, MAX_CPUS)
+	bpf_for(i, 0, MAX_CPUS) {
 		cpu_prio[i & (MAX_CPUS - 1)] = CPU_NONE_PRIO;
+		kick_level[i & (MAX_CPUS - 1)] = AXRT_NR_PRIOS;
+	}
 
 	rt = bpf_map_lookup_elem(&reserve_timer, &zero);
 	if (!rt) {
