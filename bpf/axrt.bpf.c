@@ -684,16 +684,19 @@ static __always_inline void count_preemption(u32 slot)
 
 /*
  * Wakes a CPU for @p (priority @prio) which just became queued: an idle CPU
- * it may use, else worst_cpu() (this CPU winning ties), else a CPU between
- * two tasks: it may have looked at the queues before @p landed and picked
- * something worse, and only a preempting kick makes it dispatch again (a
- * plain one lets a task with slice left run on). The kicked CPU re-checks
- * @p's level bit (kick_level[]): the bit may have been cleared by a dispatch
- * that ran between this enqueue and the moment its insert landed.
+ * it may use, else worst_cpu() (this CPU winning ties). The kicked CPU
+ * re-checks @p's level bit (kick_level[]): a dispatch that ran between this
+ * enqueue and the moment its insert landed may have cleared it.
+ *
+ * Else another CPU between two tasks gets a plain kick, in case it goes
+ * idle; if it starts a worse task instead, that task's running() finds the
+ * kick level better than its own and yields at once. This CPU, if it is
+ * between tasks, dispatches next anyway: kicking it would only preempt
+ * whatever it picks (a preempt storm).
  */
 static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 {
-	s32 cpu, none_cpu;
+	s32 cpu, none_cpu, self = bpf_get_smp_processor_id();
 
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0) {
@@ -702,11 +705,14 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 		stat_inc(AXRT_STAT_KICK);
 		return;
 	}
-	cpu = worst_cpu(p, prio, bpf_get_smp_processor_id(), force, &none_cpu);
-	if (cpu < 0)
-		cpu = none_cpu;
-	if (cpu < 0)
+	cpu = worst_cpu(p, prio, self, force, &none_cpu);
+	if (cpu < 0) {
+		if (none_cpu >= 0 && none_cpu != self) {
+			kick_level[none_cpu & (MAX_CPUS - 1)] = prio;
+			scx_bpf_kick_cpu(none_cpu, 0);
+		}
 		return;
+	}
 	kick_level[cpu & (MAX_CPUS - 1)] = prio;
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	count_preemption(slot);
@@ -960,6 +966,23 @@ static bool pick_vtime(u32 limit, s32 cpu)
 	return take_from(AXRT_DSQ_VTIME, cpu);
 }
 
+/*
+ * Takes the level this CPU was last kicked for (AXRT_NR_PRIOS if none) and
+ * sets its bit if it has tasks: the kick's task is there, whatever the bit
+ * says (see wake_cpu_for()).
+ */
+static __always_inline u32 take_kick_level(s32 cpu)
+{
+	u32 lvl = kick_level[cpu & (MAX_CPUS - 1)];
+
+	if (lvl >= AXRT_NR_PRIOS)
+		return AXRT_NR_PRIOS;
+	kick_level[cpu & (MAX_CPUS - 1)] = AXRT_NR_PRIOS;
+	if (queue_mode != AXRT_QUEUE_VTIME && scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + lvl))
+		set_level_bit(lvl);
+	return lvl;
+}
+
 /* ---- timer work: unparking and the starvation reserve ---- */
 
 /* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
@@ -1079,15 +1102,8 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 	struct group *g;
 	u32 limit = AXRT_NR_PRIOS - 1;
 	bool keep = false;
-	u32 lvl;
 
-	/* The level this CPU was kicked for has a task, whatever its bit says. */
-	lvl = kick_level[cpu & (MAX_CPUS - 1)];
-	if (lvl < AXRT_NR_PRIOS) {
-		kick_level[cpu & (MAX_CPUS - 1)] = AXRT_NR_PRIOS;
-		if (queue_mode != AXRT_QUEUE_VTIME && scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + lvl))
-			set_level_bit(lvl);
-	}
+	take_kick_level(cpu);
 
 	/* Starvation-reserve grants first, regardless of priority. */
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_RESERVE) &&
@@ -1164,6 +1180,9 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 	}
 	cpu_slot[cpu] = tc->slot;
 	cpu_since[cpu] = now;
+	/* Kicked for a better task while between tasks: this one yields at once (once). */
+	if (take_kick_level(cpu) < cpu_prio[cpu])
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 
 	/*
 	 * Never give a budgeted task more than its group has left, shared
@@ -1352,11 +1371,28 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(axrt_cgroup_init, struct cgroup *cgrp,
 	return 0;
 }
 
+/*
+ * A cgroup is removed (it has no tasks left). If it is a group, its spec
+ * goes too, and its boundary timer frees the slot (refresh_group() fails
+ * now) and releases anything still parked there; unbudgeted groups have no
+ * pending timer, so it is started for that. Without this, VMs that come and
+ * go would use up the slots.
+ */
 void BPF_STRUCT_OPS(axrt_cgroup_exit, struct cgroup *cgrp)
 {
 	u64 cgid = cgrp->kn->id;
+	struct group *g = NULL;
+	u32 *slotp;
 
 	bpf_map_delete_elem(&axrt_cgroup_bw, &cgid);
+	slotp = bpf_map_lookup_elem(&slot_of, &cgid);
+	if (slotp)
+		g = group_at(*slotp);
+	if (g) {
+		bpf_map_delete_elem(&axrt_group_spec, &cgid);
+		if (__sync_val_compare_and_swap(&g->timer_armed, 0, 1) == 0)
+			bpf_timer_start(&g->timer, 0, 0);
+	}
 	bump_generation();
 }
 
