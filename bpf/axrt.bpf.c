@@ -16,9 +16,10 @@
  * An idle CPU found in select_cpu takes the task directly (local DSQ).
  *
  * Preemption. cpu_prio[] holds the priority of what each CPU runs (set in
- * running, cleared in stopping). A task enqueued while no CPU it may use is
- * idle kicks (SCX_KICK_PREEMPT) the allowed CPU running the worst priority,
- * if that is worse than its own.
+ * running, cleared in stopping). A waking task with no idle CPU is sent by
+ * select_cpu to the allowed CPU running the worst priority, if worse than
+ * its own, and enqueue puts it on that CPU's local DSQ with SCX_ENQ_PREEMPT.
+ * Other enqueues kick (SCX_KICK_PREEMPT) that CPU instead.
  *
  * Groups (VMs). A group is a cgroup and everything below it: the nearest
  * ancestor cgroup that has a spec (axrt_group_spec, written by the loader)
@@ -33,7 +34,10 @@
  * throttled: its CPUs are kicked, its queued tasks are parked (DSQ
  * AXRT_DSQ_PARK + slot) or, in background mode, demoted to AXRT_DSQ_BG,
  * which a CPU takes only when it would otherwise idle. The boundary timer
- * refills the budget (no carry-over) and moves the parked tasks back.
+ * refills the budget (no carry-over) and moves the parked tasks back. The
+ * throttle lands late by the time the CPUs take to switch away; lead_ns,
+ * learnt each period, makes it that much earlier. A removed cgroup's slot
+ * is freed by its timer.
  *
  * Starvation reserve. A timer every reserve/4 looks at the waiting tasks;
  * one that waited longer than reserve_ns moves to AXRT_DSQ_RESERVE, which
