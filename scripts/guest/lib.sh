@@ -157,3 +157,22 @@ now_us() {
 within() {
 	echo "$1 $2 $3" | awk '{ d = $1 - $2; if (d < 0) d = -d; exit !(d <= $3) }'
 }
+
+# rtapp_periodic FILE SECONDS NAME: writes an rt-app configuration for one periodic thread doing
+# 300 us of work every 1 ms (a 30% vCPU-like load) for SECONDS; its log goes to /tmp/NAME-rt-0.log.
+rtapp_periodic() {
+	cat >"$1" <<JSON
+{ "tasks": { "rt": { "loop": -1, "run": 300, "timer": { "ref": "tick", "period": 1000 } } },
+  "global": { "duration": $2, "default_policy": "SCHED_OTHER", "calibration": "CPU0",
+              "logdir": "/tmp", "log_basename": "$3", "lock_pages": false } }
+JSON
+}
+
+# rtapp_summary LOG: "p99_wakeup_latency_us periods late_periods" of an rt-app log (one line per
+# period: column 11 is the wakeup latency in us, column 8 the slack, negative when the job ended
+# after its period).
+rtapp_summary() {
+	awk '!/^#/ && NF >= 11 { print $11, ($8 < 0) }' "$1" | sort -n | awk '
+		{ lat[NR] = $1; late += $2 }
+		END { i = int(NR * 0.99); if (i < 1) i = 1; print lat[i] + 0, NR, late + 0 }'
+}

@@ -21,22 +21,9 @@ cgroup = "axrt-prio/hogs"
 priority = 200
 TOML
 
-# The periodic thread: rt-app, 300 us of work every 1 ms (a 30% vCPU-like load; a thread that only
-# sleeps would be served promptly by the default scheduler too, as sleepers are). Its log has one
-# line per period; column 11 is the wakeup latency in us, column 8 the slack (negative: the job
-# ended after its period).
-cat >/tmp/prio-rt.json <<JSON
-{ "tasks": { "rt": { "loop": -1, "run": 300, "timer": { "ref": "tick", "period": 1000 } } },
-  "global": { "duration": $secs, "default_policy": "SCHED_OTHER", "calibration": "CPU0",
-              "logdir": "/tmp", "log_basename": "prio", "lock_pages": false } }
-JSON
-
-# p99 of column 11 of an rt-app log, then the number of periods and of negative slacks.
-summarise() {
-	awk '!/^#/ && NF >= 11 { print $11, ($8 < 0) }' "$1" | sort -n | awk '
-		{ lat[NR] = $1; miss += $2 }
-		END { i = int(NR * 0.99); if (i < 1) i = 1; print lat[i] + 0, NR, miss + 0 }'
-}
+# The periodic thread (rtapp_periodic): 300 us of work every 1 ms, a 30% vCPU-like load. A thread
+# that only sleeps would be served promptly by the default scheduler too, as sleepers are.
+rtapp_periodic /tmp/prio-rt.json "$secs" prio
 
 # measure LABEL: hogs on every CPU (four per CPU: more than its fair share is taken) plus the periodic thread; prints
 # "p99 periods misses".
@@ -48,7 +35,7 @@ measure() {
 	cg_kill axrt-prio/hogs
 	wait $hogs
 	cp /tmp/prio-rt-0.log "$AXRT_OUT/rt-app-$1.log"
-	summarise /tmp/prio-rt-0.log
+	rtapp_summary /tmp/prio-rt-0.log
 }
 
 set -- $(measure default)
