@@ -28,9 +28,11 @@ rtapp_periodic /tmp/demo-rt.json "$secs" demo
 # run_mix LABEL: the mix for $secs seconds; appends a summary row.
 run_mix() {
 	cg_spawn demo/batch stress-ng --cpu $(($(nproc) * 2)) --cpu-method loop --timeout $((secs + 5))s --quiet
-	u0=$(cg_usage demo/batch) t0=$(now_us)
 	cg_spawn demo/control rt-app /tmp/demo-rt.json >/dev/null 2>&1
-	wait $!
+	control=$!
+	sleep 1 # batch's share is measured from here on, past the start-up of the hogs and rt-app
+	u0=$(cg_usage demo/batch) t0=$(now_us)
+	wait $control
 	u1=$(cg_usage demo/batch) t1=$(now_us)
 	cg_kill demo/batch
 	set -- $(rtapp_summary /tmp/demo-rt-0.log)
