@@ -594,8 +594,8 @@ static __always_inline s64 live_budget(struct group *g, u32 slot, u64 now, u32 *
  * "Used up" is "down to lead_ns": a throttle lands only when the group's
  * CPUs have stopped its tasks (timer latency, a kick, a context switch),
  * and the group runs on meanwhile. learn_lead() measures that overrun and
- * moves lead_ns to cancel it: tens of us on hardware, about a millisecond
- * under emulation.
+ * moves lead_ns to cancel it: about a millisecond under emulation (expected:
+ * tens of us on hardware).
  */
 static void enforce_budget(struct group *g, u32 slot, u64 now)
 {
