@@ -73,7 +73,6 @@ UEI_DEFINE(uei);
 #define PRIO_SHIFT	52
 #define CLOCK_MONOTONIC	1
 #define TIMER_ABS	1		/* BPF_F_TIMER_ABS */
-#define TIMER_CPU_PIN	2		/* BPF_F_TIMER_CPU_PIN */
 
 /* ---- maps shared with user space (layouts in intf.h) ---- */
 

@@ -336,34 +336,23 @@ mod tests {
 
     #[test]
     fn field_offsets_match_the_code() {
-        let has = |p: &[Insn], asm: &str| p.iter().any(|i| i.asm == asm);
-        assert!(has(HOG, &format!("inc dword [di+0x{:02x}]", field::WORK)));
-        assert!(has(
-            LOCK,
-            &format!("inc dword [di+0x{:02x}]", field::YIELDS)
-        ));
-        assert!(has(
-            LOCK,
-            &format!("inc dword [di+0x{:02x}]", field::PAUSES)
-        ));
-        assert!(has(
-            LOCK,
-            &format!("mov eax, [di+0x{:02x}]", field::APIC_ID)
-        ));
-        assert!(has(
-            LOCK,
-            &format!("mov [di+0x{:02x}], eax", field::WAIT_CYCLES)
-        ));
-        assert!(has(LOCK, &format!("mov ecx, [di+0x{:02x}]", field::NCS)));
-        assert!(has(
-            LOCK,
-            &format!("mov ecx, [di+0x{:02x}]", field::PAUSE_BUDGET)
-        ));
-        assert!(has(
-            LOCK,
-            &format!("test byte [di+0x{:02x}], 1", field::MODE)
-        ));
-        assert!(has(LOCK, &format!("mov eax, {KVM_HC_SCHED_YIELD}")));
+        let expected: [(&[Insn], String); 9] = [
+            (HOG, format!("inc dword [di+0x{:02x}]", field::WORK)),
+            (LOCK, format!("inc dword [di+0x{:02x}]", field::YIELDS)),
+            (LOCK, format!("inc dword [di+0x{:02x}]", field::PAUSES)),
+            (LOCK, format!("mov eax, [di+0x{:02x}]", field::APIC_ID)),
+            (LOCK, format!("mov [di+0x{:02x}], eax", field::WAIT_CYCLES)),
+            (LOCK, format!("mov ecx, [di+0x{:02x}]", field::NCS)),
+            (LOCK, format!("mov ecx, [di+0x{:02x}]", field::PAUSE_BUDGET)),
+            (LOCK, format!("test byte [di+0x{:02x}], 1", field::MODE)),
+            (LOCK, format!("mov eax, {KVM_HC_SCHED_YIELD}")),
+        ];
+        for (program, asm) in &expected {
+            assert!(
+                program.iter().any(|i| i.asm == asm),
+                "no `{asm}` in the program"
+            );
+        }
         assert_eq!(field::SPIN, 0);
     }
 
