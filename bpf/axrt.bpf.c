@@ -16,10 +16,11 @@
  * An idle CPU found in select_cpu takes the task directly (local DSQ).
  *
  * Preemption. cpu_prio[] holds the priority of what each CPU runs (set in
- * running, cleared in stopping). A waking task with no idle CPU is sent by
- * select_cpu to the allowed CPU running the worst priority, if worse than
- * its own, and enqueue puts it on that CPU's local DSQ with SCX_ENQ_PREEMPT.
- * Other enqueues kick (SCX_KICK_PREEMPT) that CPU instead.
+ * running, cleared in stopping), or of the task that has claimed it to
+ * preempt it. A waking task with no idle CPU is sent by select_cpu to the
+ * allowed CPU running the worst priority, if worse than its own, and enqueue
+ * claims that CPU and puts the task on its local DSQ with SCX_ENQ_PREEMPT.
+ * Other enqueues claim and kick (SCX_KICK_PREEMPT) that CPU instead.
  *
  * Groups (VMs). A group is a cgroup and everything below it: the nearest
  * ancestor cgroup that has a spec (axrt_group_spec, written by the loader)
@@ -642,18 +643,25 @@ static __always_inline void set_level_bit(u32 prio)
 	__sync_fetch_and_or(&prio_bits[(prio / 64) & 3], 1ULL << (prio % 64));
 }
 
+/* What worst_cpu() found. */
+struct cpu_pick {
+	s32 none_cpu;	/* an allowed CPU between two tasks, or -1 */
+	u32 seen;	/* cpu_prio[] of the CPU returned, as read, for claim_cpu() */
+};
+
 /*
  * The allowed CPU running the worst priority, if that is worse than @prio
  * (with @force: whatever it runs), @prefer winning ties: preempting it costs
- * least (no IPI when it is this CPU). -1 if there is none; then *@none_cpu
- * is an allowed CPU between two tasks, if any (-1 otherwise).
+ * least (no IPI when it is this CPU). -1 if there is none; then
+ * @pick->none_cpu says whether some allowed CPU is between two tasks.
  */
-static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force, s32 *none_cpu)
+static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force,
+		     struct cpu_pick *pick)
 {
 	u32 cpu, worst = force ? 0 : prio, cp;
 	s32 target = -1;
 
-	*none_cpu = -1;
+	pick->none_cpu = -1;
 	bpf_for(cpu, 0, nr_cpus()) {
 		cp = cpu_prio[cpu & (MAX_CPUS - 1)];
 		/*
@@ -662,8 +670,8 @@ static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force, s3
 		 * anything worse.
 		 */
 		if (cp >= CPU_NONE_PRIO) {
-			if (*none_cpu < 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-				*none_cpu = cpu;
+			if (pick->none_cpu < 0 && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+				pick->none_cpu = cpu;
 			continue;
 		}
 		if ((cp > worst || (force && target < 0) ||
@@ -673,7 +681,22 @@ static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force, s3
 			target = cpu;
 		}
 	}
+	pick->seen = worst;
 	return target;
+}
+
+/*
+ * Claims @cpu for a task of priority @prio that is about to preempt it:
+ * cpu_prio[] goes from @seen (what the caller's scan read) to @prio at once,
+ * not only when the task starts running. Tasks waking together (timers of the
+ * same period expire in one interrupt) then each see the CPUs already taken
+ * and spread out, instead of all picking the same worst CPU and queueing
+ * behind each other on its local DSQ, where priority order no longer holds.
+ * Fails if another waker claimed it first, or the CPU switched tasks.
+ */
+static __always_inline bool claim_cpu(s32 cpu, u32 seen, u32 prio)
+{
+	return __sync_bool_compare_and_swap(&cpu_prio[cpu & (MAX_CPUS - 1)], seen, prio);
 }
 
 static __always_inline void count_preemption(u32 slot)
@@ -690,6 +713,8 @@ static __always_inline void count_preemption(u32 slot)
  * it may use, else worst_cpu() (this CPU winning ties). The kicked CPU
  * re-checks @p's level bit (kick_level[]): a dispatch that ran between this
  * enqueue and the moment its insert landed may have cleared it.
+ * The CPU is claimed first (claim_cpu()); a lost race scans again, up to
+ * three times, then kicks without a claim.
  *
  * Else another CPU between two tasks gets a plain kick, in case it goes
  * idle; if it starts a worse task instead, that task's running() finds the
@@ -699,7 +724,9 @@ static __always_inline void count_preemption(u32 slot)
  */
 static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 {
-	s32 cpu, none_cpu, self = bpf_get_smp_processor_id();
+	s32 cpu, self = bpf_get_smp_processor_id();
+	struct cpu_pick pick;
+	u32 tries;
 
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0) {
@@ -708,11 +735,15 @@ static void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force)
 		stat_inc(AXRT_STAT_KICK);
 		return;
 	}
-	cpu = worst_cpu(p, prio, self, force, &none_cpu);
+	for (tries = 0; tries < 3; tries++) {
+		cpu = worst_cpu(p, prio, self, force, &pick);
+		if (cpu < 0 || claim_cpu(cpu, pick.seen, prio))
+			break;
+	}
 	if (cpu < 0) {
-		if (none_cpu >= 0 && none_cpu != self) {
-			kick_level[none_cpu & (MAX_CPUS - 1)] = prio;
-			scx_bpf_kick_cpu(none_cpu, 0);
+		if (pick.none_cpu >= 0 && pick.none_cpu != self) {
+			kick_level[pick.none_cpu & (MAX_CPUS - 1)] = prio;
+			scx_bpf_kick_cpu(pick.none_cpu, 0);
 		}
 		return;
 	}
@@ -750,7 +781,8 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu,
 	struct task_ctx *tc = tctx(p);
 	struct group *g;
 	bool is_idle = false;
-	s32 cpu, target, none_cpu;
+	s32 cpu, target;
+	struct cpu_pick pick;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (!tc)
@@ -761,7 +793,7 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu,
 		 * (its priority as last resolved), so that enqueue can take it
 		 * over directly, with no queue round trip and at most one IPI.
 		 */
-		target = worst_cpu(p, tc->prio, prev_cpu, false, &none_cpu);
+		target = worst_cpu(p, tc->prio, prev_cpu, false, &pick);
 		return target >= 0 ? target : cpu;
 	}
 	/* A throttled group's task must go through enqueue to be parked. */
@@ -836,12 +868,14 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/*
 	 * The CPU @p is enqueued on runs something worse (select_cpu chose it
-	 * for that): preempt it right here. A CPU between tasks is left to
-	 * its dispatch, which takes the best queued task.
+	 * for that): claim it and preempt it right here. A CPU between tasks
+	 * is left to its dispatch, which takes the best queued task; a CPU
+	 * another waker claimed since select_cpu looked sends @p to the queue.
 	 */
 	cpu = scx_bpf_task_cpu(p);
 	cp = cpu_prio[cpu & (MAX_CPUS - 1)];
-	if (tc->prio < cp && cp != CPU_NONE_PRIO && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+	if (tc->prio < cp && cp != CPU_NONE_PRIO && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    claim_cpu(cpu, cp, tc->prio)) {
 		tc->head = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl, enq_flags | SCX_ENQ_PREEMPT);
 		count_preemption(tc->slot);

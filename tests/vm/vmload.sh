@@ -66,15 +66,12 @@ check_eq "the periodic run ends with status 0" 0 $?
 cat /tmp/vmload-periodic.txt | tee -a "$OUT"
 note "calibration: $(tr -d ' \n' <"$AXRT_OUT/vmload-periodic.json" | grep -o '"calibration":{[^}]*}')"
 # Jobs: one per period from the common start, so duration/period per vCPU when none overruns.
-# CPU share: the job's loop is calibrated from the fastest of 5 runs made while nothing else ran
-# (KVM_RUN round trip subtracted), so disturbance can only lengthen jobs: a share clearly below
-# target means a wrong calibration, one above it is emulation noise, which is one-sided: two vCPU
-# threads now run at once on the 2 emulated CPUs (2 host threads on a host that may be shared;
-# time stolen from an emulated CPU counts as running time in the guest), plus the timer wakeup,
-# the syscalls and the exit around every job, all charged to the vCPU thread. Measured here in
-# two runs: 34.6/34.6% and 34.0/33.8% (jobs 13-18% longer than calibrated). Hence 30 -3/+12
-# points: -3 for rounding, clock granularity and a calibration whose 5 runs were all slowed down;
-# +12 (jobs up to 40% longer) for the noise above; beyond 42% the jobs are not what was asked for.
+# CPU share: each job's size is corrected from the thread's CPU time over the previous cycle (job,
+# exits, the VMM's wake-up), a quarter of the way per job, so the share follows the load whatever
+# the emulated CPU's speed does (it drifted by 25 % between runs here; with the start-up
+# calibration alone the share came out at 34-43 %). +-3 points: the first jobs run at the
+# calibrated size while the correction converges, and time stolen from an emulated CPU counts as
+# running time in the guest.
 expect=$((secs * 1000000 / period_us))
 for v in 0 1; do
 	jobs=$(field /tmp/vmload-periodic.txt rt $v 4)
@@ -84,8 +81,7 @@ for v in 0 1; do
 		"CPU share $share% (target $load%)"
 	check "periodic vCPU $v completes duration/period = $expect jobs +-10% (got ${jobs:-none})" \
 		within "${jobs:-0}" $expect $((expect / 10))
-	check "periodic vCPU $v takes 30% -3/+12 of a CPU (got ${share:-none}%)" \
-		awk -v s="${share:--1}" 'BEGIN { exit !(s >= 27 && s <= 42) }'
+	check "periodic vCPU $v takes 30% +-3 of a CPU (got ${share:-none}%)" within "${share:--100}" 30 3
 done
 check "the VM's cgroup is removed after the run" test ! -e "$ROOT/rt"
 
@@ -125,27 +121,42 @@ for v in 0 1 2; do
 done
 
 # --- lock, hypercall waiting: the guest's yields must reach kvm_sched_yield ---------------------
+# Platform defect (measured: 3 of 30 three-second runs, 0 of 24 such runs in pause mode): under
+# TCG the emulated CPU has no NRIP-save, so KVM in this guest steps over each vmmcall with its
+# instruction emulator, and once in ~300 000 hypercalls a vCPU resumes at a wrong IP (it then
+# reports a stray "out"/"in" or an exception at IP 0). Hardware with NRIP-save does not take that
+# path. Such a run is reported and repeated, at most three attempts; any other failure counts.
 tp=$TRACE/events/kvm/kvm_hypercall
-if [ -e $tp/enable ]; then
-	echo 0 >$TRACE/tracing_on
-	: >$TRACE/trace
-	echo 1 >$tp/enable
-	echo 1 >$TRACE/tracing_on
-fi
-axrt-vmload --vm-spec lk:3:lock --yield hypercall --cs-us 200 --ncs-us 50 --duration-s 3 \
-	--cgroup-root "$ROOT" --json "$AXRT_OUT/vmload-lock.json" >/tmp/vmload-hc.txt 2>&1 &
-run=$!
-# KVM's own count while the VM lives (debugfs sums the live VMs' vCPU statistics).
-attempted= successful=
-if wait_vcpus lk 3 >/dev/null; then
-	sleep 2
-	attempted=$(cat /sys/kernel/debug/kvm/directed_yield_attempted 2>/dev/null)
-	successful=$(cat /sys/kernel/debug/kvm/directed_yield_successful 2>/dev/null)
-fi
-wait $run
-status=$?
-[ -e $tp/enable ] && echo 0 >$tp/enable
-check_eq "the hypercall-lock run ends with status 0" 0 $status
+attempt=0
+while :; do
+	attempt=$((attempt + 1))
+	if [ -e $tp/enable ]; then
+		echo 0 >$TRACE/tracing_on
+		: >$TRACE/trace
+		echo 1 >$tp/enable
+		echo 1 >$TRACE/tracing_on
+	fi
+	axrt-vmload --vm-spec lk:3:lock --yield hypercall --cs-us 200 --ncs-us 50 --duration-s 2 \
+		--cgroup-root "$ROOT" --json "$AXRT_OUT/vmload-lock.json" >/tmp/vmload-hc.txt 2>&1 &
+	run=$!
+	# KVM's own count while the VM lives (debugfs sums the live VMs' vCPU statistics).
+	attempted= successful=
+	if wait_vcpus lk 3 >/dev/null; then
+		sleep 1
+		attempted=$(cat /sys/kernel/debug/kvm/directed_yield_attempted 2>/dev/null)
+		successful=$(cat /sys/kernel/debug/kvm/directed_yield_successful 2>/dev/null)
+	fi
+	wait $run
+	status=$?
+	[ -e $tp/enable ] && echo 0 >$tp/enable
+	[ $status = 0 ] && break
+	grep -qE 'unexpected vCPU exit|guest exception' /tmp/vmload-hc.txt && [ $attempt -lt 3 ] || break
+	note "hypercall lock attempt $attempt hit the emulated-CPU defect (repeated):" \
+		"$(grep -E 'unexpected vCPU exit|guest exception' /tmp/vmload-hc.txt | head -1)"
+done
+err=
+[ $status = 0 ] || err=" ($(grep axrt-vmload: /tmp/vmload-hc.txt | tail -1))"
+check_eq "the hypercall-lock run ends with status 0$err" 0 $status
 cat /tmp/vmload-hc.txt | tee -a "$OUT"
 yields=0
 for v in 0 1 2; do

@@ -64,6 +64,22 @@ impl Calibration {
         self.iterations((us - self.exit_overhead_us).max(0.0))
     }
 
+    /// The next periodic job's loop iterations, so that a job cycle's CPU time follows
+    /// `target_ns` although the guest's speed drifts from the start-up calibration (emulation,
+    /// contention between host threads, frequency changes): the count is scaled by a quarter of
+    /// the relative error, at most -25 %/+25 % per job. The step is linear in `used_ns`, so noisy
+    /// samples average out to the target (a step in target/used would settle above it).
+    pub fn adjust_spin(spin: u32, used_ns: u64, target_ns: u64) -> u32 {
+        if target_ns == 0 {
+            return spin;
+        }
+        let error = (target_ns as f64 - used_ns as f64) / target_ns as f64;
+        let factor = (1.0 + error / 4.0).clamp(0.75, 1.25);
+        (f64::from(spin) * factor)
+            .round()
+            .clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+
     /// Nanoseconds of `cycles` TSC ticks.
     pub fn cycles_to_ns(&self, cycles: u32) -> u64 {
         if self.tsc_per_us <= 0.0 {
@@ -140,5 +156,27 @@ mod tests {
         assert!(Calibration::from_runs(10, 0, 0, 1, 1).is_err());
         let c = Calibration::from_runs(1_000_000, 1_000, 0, 1, 1).unwrap();
         assert!(c.iterations(1e7).is_err());
+    }
+
+    #[test]
+    fn job_size_follows_the_cpu_time_target() {
+        // Jobs take twice their target: the count shrinks each job and converges on the count
+        // that meets it.
+        let (target, mut spin) = (3_000_000u64, 1000u32);
+        let ns_per_iter = 6000.0; // this guest is half as fast as calibrated
+        for _ in 0..40 {
+            spin = Calibration::adjust_spin(spin, (f64::from(spin) * ns_per_iter) as u64, target);
+        }
+        assert!((495..=505).contains(&spin), "{spin}");
+        // One wild sample moves it by at most a quarter.
+        assert_eq!(Calibration::adjust_spin(1000, 1, target), 1250);
+        assert_eq!(Calibration::adjust_spin(1000, u64::MAX / 2, target), 750);
+        assert_eq!(Calibration::adjust_spin(1000, 3_000_000, target), 1000);
+        // Noise symmetric around the target leaves the count where it is, on average.
+        let (lo, hi) = (
+            Calibration::adjust_spin(1000, 2_000_000, target),
+            Calibration::adjust_spin(1000, 4_000_000, target),
+        );
+        assert_eq!(lo + hi, 2000);
     }
 }

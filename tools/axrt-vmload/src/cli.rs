@@ -133,6 +133,10 @@ pub struct Cli {
     /// One more VM: NAME:VCPUS:WORKLOAD[:LOAD_PCT[:PERIOD_US]] (repeatable)
     #[arg(long = "vm-spec", value_name = "SPEC")]
     pub vm_specs: Vec<String>,
+    /// Run VM's vCPU threads SCHED_FIFO at PRIO (1-99, default 50), like `chrt -f` on QEMU
+    /// (repeatable)
+    #[arg(long = "fifo", value_name = "VM[:PRIO]")]
+    pub fifo: Vec<String>,
     /// Also write the results as one JSON document to FILE
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -154,6 +158,8 @@ pub struct VmPlan {
     pub load_pct: f64,
     /// Periodic: period and deadline in microseconds.
     pub period_us: u64,
+    /// SCHED_FIFO priority of the vCPU threads (None: the default policy).
+    pub fifo: Option<u8>,
 }
 
 /// Everything a run needs, validated.
@@ -199,6 +205,21 @@ pub fn parse_vm_spec(spec: &str, defaults: &VmPlan) -> Result<VmPlan, String> {
         vm.period_us = v.parse().map_err(|_| bad("period", v))?;
     }
     Ok(vm)
+}
+
+/// Default SCHED_FIFO priority of `--fifo VM`.
+pub const FIFO_DEFAULT_PRIORITY: u8 = 50;
+
+/// Parses `--fifo VM[:PRIO]` into the VM name and priority.
+pub fn parse_fifo(arg: &str) -> Result<(&str, u8), String> {
+    let (name, prio) = match arg.split_once(':') {
+        Some((name, p)) => match p.parse::<u8>() {
+            Ok(p) if (1..=99).contains(&p) => (name, p),
+            _ => return Err(format!("--fifo '{arg}': the priority must be 1..=99")),
+        },
+        None => (arg, FIFO_DEFAULT_PRIORITY),
+    };
+    Ok((name, prio))
 }
 
 fn check_vm(vm: &VmPlan) -> Result<(), String> {
@@ -247,6 +268,7 @@ impl Cli {
             workload: self.workload,
             load_pct: self.load_pct,
             period_us: self.period_us,
+            fifo: None,
         };
         let mut vms = self
             .vm_specs
@@ -267,6 +289,13 @@ impl Cli {
             check_vm(vm)?;
             if vms[..i].iter().any(|o| o.name == vm.name) {
                 return Err(format!("two VMs are named '{}'", vm.name));
+            }
+        }
+        for arg in &self.fifo {
+            let (name, prio) = parse_fifo(arg)?;
+            match vms.iter_mut().find(|v| v.name == name) {
+                Some(vm) => vm.fifo = Some(prio),
+                None => return Err(format!("--fifo '{arg}': there is no VM named '{name}'")),
             }
         }
         if !(self.duration_s > 0.0 && self.duration_s <= 86_400.0) {
@@ -355,13 +384,31 @@ mod tests {
                 vcpus: 2,
                 workload: Workload::Periodic,
                 load_pct: 30.0,
-                period_us: 1000
+                period_us: 1000,
+                fifo: None,
             }
         );
         assert_eq!(p.vms[1].workload, Workload::Hog);
         assert_eq!(p.vms[1].load_pct, 50.0);
         let p = plan(&["--vm-spec", "a:1:lock", "--vms", "1"]).unwrap();
         assert_eq!(p.vms[1].name, "vm0");
+    }
+
+    #[test]
+    fn fifo_names_a_vm() {
+        let p = plan(&[
+            "--vm-spec",
+            "rt:2:periodic",
+            "--vm-spec",
+            "b:1:hog",
+            "--fifo",
+            "rt",
+        ])
+        .unwrap();
+        assert_eq!(p.vms[0].fifo, Some(FIFO_DEFAULT_PRIORITY));
+        assert_eq!(p.vms[1].fifo, None);
+        let p = plan(&["--vms", "2", "--fifo", "vm1:70"]).unwrap();
+        assert_eq!((p.vms[0].fifo, p.vms[1].fifo), (None, Some(70)));
     }
 
     #[test]
@@ -390,6 +437,9 @@ mod tests {
             &["--vms", "0"],
             &["--cs-us", "0"],
             &["--workload", "nope"],
+            &["--fifo", "vm0:0"],
+            &["--fifo", "vm0:100"],
+            &["--fifo", "nosuchvm"],
         ] {
             assert!(plan(bad).is_err(), "{bad:?}");
         }

@@ -18,8 +18,9 @@ use crate::cli::RunPlan;
 use crate::guest_code::hypercall_byte;
 use crate::micro_vm::cpu_vendor;
 use crate::report::{ChildMessage, RunReport};
+use crate::start_sync::StartSync;
 use crate::stop;
-use crate::vm_process::{self, Shared};
+use crate::vm_process::{self, Shared, START_DELAY_NS};
 
 struct Child {
     name: String,
@@ -66,6 +67,7 @@ pub fn run(plan: &RunPlan) -> Result<RunReport> {
         plan,
         calibration,
         hypercall_byte: hypercall_byte(&vendor),
+        start: StartSync::new()?,
     };
     let mut made_groups: Vec<PathBuf> = Vec::new();
     let root_created = match &plan.cgroup_root {
@@ -97,6 +99,7 @@ pub fn run(plan: &RunPlan) -> Result<RunReport> {
         drop(tx);
         pending.push((vm.name.clone(), pid, rx));
     }
+    shared.start.release(plan.vms.len(), START_DELAY_NS);
     let mut children: Vec<Child> = pending
         .into_iter()
         .map(|(name, pid, rx)| Child {

@@ -4,30 +4,14 @@
 // the VMs (x86_64 hosts only), prints the per-vCPU table and writes the JSON document. Exit
 // status 0 done, 1 runtime failure, 2 usage error; errors are one line on stderr.
 
-mod calibrate;
-mod cli;
-mod clock;
-mod guest_code;
-mod report;
-mod stats;
-
-#[cfg(target_arch = "x86_64")]
-mod cgroup;
-#[cfg(target_arch = "x86_64")]
-mod launcher;
-#[cfg(target_arch = "x86_64")]
-mod micro_vm;
-#[cfg(target_arch = "x86_64")]
-mod stop;
-#[cfg(target_arch = "x86_64")]
-mod vcpu_thread;
-#[cfg(target_arch = "x86_64")]
-mod vm_process;
-
 use std::process::exit;
 
 use clap::error::ErrorKind;
 use clap::Parser;
+
+use axrt_vmload::{cli, guest_code};
+#[cfg(target_arch = "x86_64")]
+use axrt_vmload::{launcher, report};
 
 fn usage_error(message: &str) -> ! {
     eprintln!("axrt-vmload: {message} (see --help)");

@@ -41,6 +41,9 @@ pub struct VcpuReport {
     pub yields: u64,
     /// Lock: pause instructions executed while waiting.
     pub pauses: u64,
+    /// Periodic: release times of the first missed jobs (up to 32), ms after the start.
+    #[serde(default)]
+    pub missed_at_ms: Vec<f64>,
 }
 
 /// One VM's results.
@@ -60,6 +63,9 @@ pub struct VmReport {
     pub load_pct: Option<f64>,
     /// Guest loop iterations per job (periodic), per batch (hog) or per critical section (lock).
     pub spin_iterations: u32,
+    /// SCHED_FIFO priority of the vCPU threads, if `--fifo` gave them one.
+    #[serde(default)]
+    pub fifo_priority: Option<u8>,
     /// The signal that ended the run early, if any.
     pub stopped_by_signal: Option<i32>,
     /// Per-vCPU results, by index.
@@ -164,6 +170,7 @@ mod tests {
             work: 500,
             yields: 0,
             pauses: 0,
+            missed_at_ms: vec![120.0],
         }
     }
 
@@ -182,6 +189,7 @@ mod tests {
             period_us: None,
             load_pct: None,
             spin_iterations: 1,
+            fifo_priority: None,
             stopped_by_signal: None,
             vcpus: vec![vcpu(name, w, r)],
         };

@@ -40,6 +40,8 @@ pub struct VcpuOutcome {
     pub misses: u64,
     /// Response times (periodic) or acquisition waits (lock), ns.
     pub samples_ns: Vec<u64>,
+    /// Periodic: release times of the first MISS_LOG missed jobs, ns after the start.
+    pub missed_at_ns: Vec<u64>,
     /// Hog iterations or lock acquisitions counted by the guest.
     pub work: u64,
     /// Lock: sched-yield hypercalls issued by the guest.
@@ -60,6 +62,8 @@ pub struct VcpuJob {
     pub workload: Workload,
     /// Periodic: period = relative deadline, ns.
     pub period_ns: u64,
+    /// Periodic: CPU time each job should take, ns.
+    pub job_ns: u64,
     /// The VM's memory.
     pub mem: Arc<GuestMem>,
     /// To convert the guest's TSC waits.
@@ -92,6 +96,9 @@ fn run_to_port(vcpu: &mut VcpuFd, job: &VcpuJob, port: u16) -> Result<Exit> {
     }
 }
 
+/// How many missed jobs a periodic vCPU remembers the release time of.
+pub const MISS_LOG: usize = 32;
+
 /// Names the calling thread like QEMU's vCPU threads.
 fn set_thread_name(index: u32) {
     let name = CString::new(format!("CPU {index}/KVM")).expect("no NUL in the name");
@@ -113,6 +120,7 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
     let mut out = VcpuOutcome {
         // SAFETY: gettid has no preconditions.
         tid: unsafe { libc::gettid() },
+        missed_at_ns: Vec::with_capacity(MISS_LOG), // no allocation while jobs run
         ..Default::default()
     };
     job.gate.barrier.wait();
@@ -136,6 +144,8 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
 
 /// Releases a job every period from `start` while the release is before `end`; a job released
 /// late (the previous one overran) starts at once and its lateness counts in its response time.
+/// Each job's size is corrected from the CPU time the thread used since the previous one ended
+/// (`adjust_spin`), so that the thread's CPU share is the load.
 fn periodic(
     vcpu: &mut VcpuFd,
     job: &VcpuJob,
@@ -143,7 +153,10 @@ fn periodic(
     end: u64,
     out: &mut VcpuOutcome,
 ) -> Result<()> {
+    let spin_at = vcpu_area(job.index) + field::SPIN;
+    let mut spin = job.mem.read_u32(spin_at);
     let mut release = start;
+    let mut cpu_mark = thread_cpu_ns();
     while release < end && !stop::stopping() {
         if !sleep_until(release) {
             continue; // a kick: look at the stop flag again
@@ -152,9 +165,20 @@ fn periodic(
             Exit::Port => {}
             Exit::Stopped => break, // an unfinished job does not count
         }
+        // The guest reads its count at each job's start. The thread's CPU time over the whole
+        // cycle (the VMM's wake-up and bookkeeping included) is what must stay on target.
+        let cpu_now = thread_cpu_ns();
+        spin = Calibration::adjust_spin(spin, cpu_now - cpu_mark, job.job_ns);
+        cpu_mark = cpu_now;
+        job.mem.write_u32(spin_at, spin);
         let response = now_ns() - release;
         out.jobs += 1;
-        out.misses += u64::from(response > job.period_ns);
+        if response > job.period_ns {
+            out.misses += 1;
+            if out.missed_at_ns.len() < MISS_LOG {
+                out.missed_at_ns.push(release - start);
+            }
+        }
         out.samples_ns.push(response);
         release += job.period_ns;
     }

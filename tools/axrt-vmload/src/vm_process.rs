@@ -20,14 +20,15 @@ use crate::guest_code::{
 };
 use crate::micro_vm::MicroVm;
 use crate::report::{VcpuReport, VmReport};
+use crate::start_sync::StartSync;
 use crate::stats::{cpu_share_pct, miss_ratio, Summary};
 use crate::stop;
 use crate::vcpu_thread::{self, StartGate, VcpuJob, VcpuOutcome};
 
 /// A hog vCPU exits to the VMM about this often (µs of guest work per batch).
 const HOG_BATCH_US: f64 = 1000.0;
-/// Delay between the threads' start and the first release, so they all start together.
-const START_DELAY_NS: u64 = 20_000_000;
+/// Delay between the parent's go and the first release, so every vCPU thread starts together.
+pub const START_DELAY_NS: u64 = 20_000_000;
 
 /// Settings shared by all VMs of the run.
 pub struct Shared<'a> {
@@ -37,6 +38,8 @@ pub struct Shared<'a> {
     pub calibration: Calibration,
     /// Third byte of the hypercall instruction (vmcall/vmmcall).
     pub hypercall_byte: u8,
+    /// The common start of all VMs.
+    pub start: StartSync,
 }
 
 /// The guest program for `vm` and the value of field::SPIN.
@@ -103,7 +106,23 @@ fn vcpu_report(vm: &VmPlan, index: u32, mut o: VcpuOutcome) -> VcpuReport {
         work: o.work,
         yields: o.yields,
         pauses: o.pauses,
+        missed_at_ms: o.missed_at_ns.iter().map(|&ns| ns as f64 / 1e6).collect(),
     }
+}
+
+/// Makes the calling thread SCHED_FIFO at `prio`; threads it creates later inherit the policy.
+fn set_fifo(prio: u8) -> Result<()> {
+    let param = libc::sched_param {
+        sched_priority: i32::from(prio),
+    };
+    // SAFETY: pid 0 is the calling thread; param is a valid sched_param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } != 0 {
+        return Err(anyhow!(
+            "SCHED_FIFO {prio}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
 }
 
 /// Runs VM `vm` in the calling (freshly forked, single-threaded) process.
@@ -113,6 +132,9 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
         Some(root) => Some(cgroup::join(root, &vm.name)?),
         None => None,
     };
+    if let Some(prio) = vm.fifo {
+        set_fifo(prio)?; // the vCPU threads inherit it
+    }
     let (code, spin) = program(vm, shared)?;
     let micro = MicroVm::new(&code)?;
     write_params(&micro, vm, shared, spin)?;
@@ -132,6 +154,7 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
             index: i as u32,
             workload: vm.workload,
             period_ns: vm.period_us * 1000,
+            job_ns: (vm.load_pct / 100.0 * vm.period_us as f64 * 1000.0) as u64,
             mem: Arc::clone(&micro.mem),
             calibration: shared.calibration,
             gate: Arc::clone(&gate),
@@ -142,7 +165,16 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
             .context("spawning a vCPU thread")?;
         handles.push(h);
     }
-    let start = now_ns() + START_DELAY_NS;
+    // All VMs start together, once every one of them is built.
+    let start = match shared.start.ready_then_wait() {
+        Ok(t) => t,
+        Err(e) => {
+            stop::request_stop();
+            handles.iter().for_each(|h| stop::kick(h.as_pthread_t()));
+            gate.barrier.wait();
+            return Err(e);
+        }
+    };
     let end = start + plan.duration.as_nanos() as u64;
     gate.start_ns.store(start, Ordering::Release);
     gate.end_ns.store(end, Ordering::Release);
@@ -191,6 +223,7 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
         period_us: periodic.then_some(vm.period_us),
         load_pct: periodic.then_some(vm.load_pct),
         spin_iterations: spin,
+        fifo_priority: vm.fifo,
         stopped_by_signal: signal,
         vcpus: reports,
     })
