@@ -39,6 +39,31 @@ wait_vcpus() {
 	return 1
 }
 
+# The emulated CPU's wrong-IP fault: under TCG the x86 CPU has no NRIP-save, so KVM in this guest
+# steps over instructions with its emulator, and now and then a micro-VM's vCPU resumes at a wrong
+# IP (it then reports a stray "out"/"in", a triple fault or an exception at a wrong IP), whatever
+# the workload: measured in 3 of 30 three-second hypercall-lock runs, 0 of 24 pause-lock runs,
+# once in a CI run's pause-lock run, a few times in 4-minute validation suites. Hardware with
+# NRIP-save does not take that path. A run that hits it is noted and repeated, three attempts at
+# most; any other failure counts.
+FAULT='unexpected vCPU exit|guest exception'
+# rerun_on_fault STATUS FILE ARGS...: if the run that wrote FILE ended with STATUS because of the
+# fault, runs axrt-vmload ARGS again (output to FILE) until it passes or three attempts are made.
+# Returns the last status.
+rerun_on_fault() {
+	st=$1 f=$2 attempt=1
+	shift 2
+	while [ "$st" != 0 ] && [ $attempt -lt 3 ] && grep -qE "$FAULT" "$f"; do
+		note "attempt $attempt hit the emulated CPU's wrong-IP fault, repeated: $(grep -E "$FAULT" "$f" | head -1)"
+		attempt=$((attempt + 1))
+		axrt-vmload "$@" >"$f" 2>&1
+		st=$?
+	done
+	return "$st"
+}
+# error_of STATUS FILE: nothing if STATUS is 0, else " (the tool's error line)", for a check's name.
+error_of() { [ "$1" = 0 ] || echo " ($(grep axrt-vmload: "$2" | tail -1))"; }
+
 check "/dev/kvm exists in the guest" test -c /dev/kvm
 
 # --- usage and runtime errors -----------------------------------------------------------------
@@ -50,8 +75,9 @@ cat /tmp/vmload-err.txt | tee -a "$OUT"
 
 # --- a periodic VM alone: 2 vCPUs, 30% of 10 ms, 5 s ------------------------------------------
 secs=5 period_us=10000 load=30
-axrt-vmload --vm-spec rt:2:periodic:$load:$period_us --duration-s $secs --cgroup-root "$ROOT" \
-	--json "$AXRT_OUT/vmload-periodic.json" >/tmp/vmload-periodic.txt 2>&1 &
+args="--vm-spec rt:2:periodic:$load:$period_us --duration-s $secs --cgroup-root $ROOT
+	--json $AXRT_OUT/vmload-periodic.json"
+axrt-vmload $args >/tmp/vmload-periodic.txt 2>&1 &
 run=$!
 if wait_vcpus rt 2 >/tmp/vmload-threads.txt; then
 	pid=$(head -1 /tmp/vmload-threads.txt)
@@ -62,7 +88,9 @@ else
 	fail "the periodic VM's vCPU threads appear" "no 'CPU n/KVM' threads in $ROOT/rt within 120 s"
 fi
 wait $run
-check_eq "the periodic run ends with status 0" 0 $?
+rerun_on_fault $? /tmp/vmload-periodic.txt $args
+status=$?
+check_eq "the periodic run ends with status 0$(error_of $status /tmp/vmload-periodic.txt)" 0 $status
 cat /tmp/vmload-periodic.txt | tee -a "$OUT"
 note "calibration: $(tr -d ' \n' <"$AXRT_OUT/vmload-periodic.json" | grep -o '"calibration":{[^}]*}')"
 # Jobs: one per period from the common start, so duration/period per vCPU when none overruns.
@@ -86,8 +114,9 @@ done
 check "the VM's cgroup is removed after the run" test ! -e "$ROOT/rt"
 
 # --- mixed: the periodic VM next to a hog VM, one invocation ----------------------------------
-axrt-vmload --vm-spec rt:2:periodic:30:10000 --vm-spec hog:1:hog --duration-s 4 --cgroup-root "$ROOT" \
-	--json "$AXRT_OUT/vmload-mixed.json" >/tmp/vmload-mixed.txt 2>&1 &
+args="--vm-spec rt:2:periodic:30:10000 --vm-spec hog:1:hog --duration-s 4 --cgroup-root $ROOT
+	--json $AXRT_OUT/vmload-mixed.json"
+axrt-vmload $args >/tmp/vmload-mixed.txt 2>&1 &
 run=$!
 if wait_vcpus hog 1 >/tmp/vmload-threads.txt && wait_vcpus rt 2 >/dev/null; then
 	pid=$(head -1 /tmp/vmload-threads.txt)
@@ -98,7 +127,9 @@ else
 	fail "the mixed scenario's VMs start" "vCPU threads missing in $ROOT/hog or $ROOT/rt"
 fi
 wait $run
-check_eq "the mixed run ends with status 0" 0 $?
+rerun_on_fault $? /tmp/vmload-mixed.txt $args
+status=$?
+check_eq "the mixed run ends with status 0$(error_of $status /tmp/vmload-mixed.txt)" 0 $status
 cat /tmp/vmload-mixed.txt | tee -a "$OUT"
 work=$(field /tmp/vmload-mixed.txt hog 0 11)
 batches=$(field /tmp/vmload-mixed.txt hog 0 4)
@@ -111,9 +142,11 @@ check "the periodic VM keeps running next to the hog" \
 	'BEGIN { exit !(a > 100 && b > 100) }'
 
 # --- lock, pause waiting: 3 vCPUs on 2 CPUs, 200 us critical sections ---------------------------
-axrt-vmload --vm-spec lk:3:lock --yield pause --cs-us 200 --ncs-us 50 --duration-s 3 \
-	>/tmp/vmload-lock.txt 2>&1
-check_eq "the pause-lock run ends with status 0" 0 $?
+args="--vm-spec lk:3:lock --yield pause --cs-us 200 --ncs-us 50 --duration-s 3"
+axrt-vmload $args >/tmp/vmload-lock.txt 2>&1
+rerun_on_fault $? /tmp/vmload-lock.txt $args
+status=$?
+check_eq "the pause-lock run ends with status 0$(error_of $status /tmp/vmload-lock.txt)" 0 $status
 cat /tmp/vmload-lock.txt | tee -a "$OUT"
 for v in 0 1 2; do
 	acq=$(field /tmp/vmload-lock.txt lk $v 11)
@@ -121,11 +154,8 @@ for v in 0 1 2; do
 done
 
 # --- lock, hypercall waiting: the guest's yields must reach kvm_sched_yield ---------------------
-# Platform defect (measured: 3 of 30 three-second runs, 0 of 24 such runs in pause mode): under
-# TCG the emulated CPU has no NRIP-save, so KVM in this guest steps over each vmmcall with its
-# instruction emulator, and once in ~300 000 hypercalls a vCPU resumes at a wrong IP (it then
-# reports a stray "out"/"in" or an exception at IP 0). Hardware with NRIP-save does not take that
-# path. Such a run is reported and repeated, at most three attempts; any other failure counts.
+# Repeated on the wrong-IP fault like the others (here in the loop, which also re-arms the
+# tracepoint and re-reads KVM's counters for each attempt); hypercalls make the fault frequent.
 tp=$TRACE/events/kvm/kvm_hypercall
 attempt=0
 while :; do
@@ -150,13 +180,10 @@ while :; do
 	status=$?
 	[ -e $tp/enable ] && echo 0 >$tp/enable
 	[ $status = 0 ] && break
-	grep -qE 'unexpected vCPU exit|guest exception' /tmp/vmload-hc.txt && [ $attempt -lt 3 ] || break
-	note "hypercall lock attempt $attempt hit the emulated-CPU defect (repeated):" \
-		"$(grep -E 'unexpected vCPU exit|guest exception' /tmp/vmload-hc.txt | head -1)"
+	grep -qE "$FAULT" /tmp/vmload-hc.txt && [ $attempt -lt 3 ] || break
+	note "attempt $attempt hit the emulated CPU's wrong-IP fault, repeated: $(grep -E "$FAULT" /tmp/vmload-hc.txt | head -1)"
 done
-err=
-[ $status = 0 ] || err=" ($(grep axrt-vmload: /tmp/vmload-hc.txt | tail -1))"
-check_eq "the hypercall-lock run ends with status 0$err" 0 $status
+check_eq "the hypercall-lock run ends with status 0$(error_of $status /tmp/vmload-hc.txt)" 0 $status
 cat /tmp/vmload-hc.txt | tee -a "$OUT"
 yields=0
 for v in 0 1 2; do
