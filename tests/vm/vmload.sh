@@ -63,6 +63,15 @@ rerun_on_fault() {
 }
 # error_of STATUS FILE: nothing if STATUS is 0, else " (the tool's error line)", for a check's name.
 error_of() { [ "$1" = 0 ] || echo " ($(grep axrt-vmload: "$2" | tail -1))"; }
+# finish_run WHAT FILE: waits for the background run $run (axrt-vmload $args, output in FILE),
+# repeats it on the fault, checks that it ended with status 0 and saves its output.
+finish_run() {
+	wait $run
+	rerun_on_fault $? "$2" $args
+	status=$?
+	check_eq "the $1 run ends with status 0$(error_of $status "$2")" 0 $status
+	cat "$2" | tee -a "$OUT"
+}
 
 check "/dev/kvm exists in the guest" test -c /dev/kvm
 
@@ -87,11 +96,7 @@ if wait_vcpus rt 2 >/tmp/vmload-threads.txt; then
 else
 	fail "the periodic VM's vCPU threads appear" "no 'CPU n/KVM' threads in $ROOT/rt within 120 s"
 fi
-wait $run
-rerun_on_fault $? /tmp/vmload-periodic.txt $args
-status=$?
-check_eq "the periodic run ends with status 0$(error_of $status /tmp/vmload-periodic.txt)" 0 $status
-cat /tmp/vmload-periodic.txt | tee -a "$OUT"
+finish_run periodic /tmp/vmload-periodic.txt
 note "calibration: $(tr -d ' \n' <"$AXRT_OUT/vmload-periodic.json" | grep -o '"calibration":{[^}]*}')"
 # Jobs: one per period from the common start, so duration/period per vCPU when none overruns.
 # CPU share: each job's size is corrected from the thread's CPU time over the previous cycle (job,
@@ -126,11 +131,7 @@ if wait_vcpus hog 1 >/tmp/vmload-threads.txt && wait_vcpus rt 2 >/dev/null; then
 else
 	fail "the mixed scenario's VMs start" "vCPU threads missing in $ROOT/hog or $ROOT/rt"
 fi
-wait $run
-rerun_on_fault $? /tmp/vmload-mixed.txt $args
-status=$?
-check_eq "the mixed run ends with status 0$(error_of $status /tmp/vmload-mixed.txt)" 0 $status
-cat /tmp/vmload-mixed.txt | tee -a "$OUT"
+finish_run mixed /tmp/vmload-mixed.txt
 work=$(field /tmp/vmload-mixed.txt hog 0 11)
 batches=$(field /tmp/vmload-mixed.txt hog 0 4)
 note "mixed: hog work $work loop iterations in $batches batches, CPU $(field /tmp/vmload-mixed.txt hog 0 10)%;" \
@@ -143,11 +144,9 @@ check "the periodic VM keeps running next to the hog" \
 
 # --- lock, pause waiting: 3 vCPUs on 2 CPUs, 200 us critical sections ---------------------------
 args="--vm-spec lk:3:lock --yield pause --cs-us 200 --ncs-us 50 --duration-s 3"
-axrt-vmload $args >/tmp/vmload-lock.txt 2>&1
-rerun_on_fault $? /tmp/vmload-lock.txt $args
-status=$?
-check_eq "the pause-lock run ends with status 0$(error_of $status /tmp/vmload-lock.txt)" 0 $status
-cat /tmp/vmload-lock.txt | tee -a "$OUT"
+axrt-vmload $args >/tmp/vmload-lock.txt 2>&1 &
+run=$!
+finish_run pause-lock /tmp/vmload-lock.txt
 for v in 0 1 2; do
 	acq=$(field /tmp/vmload-lock.txt lk $v 11)
 	check "lock vCPU $v acquires the lock with pause waiting (got ${acq:-none})" test "${acq:-0}" -gt 10

@@ -28,18 +28,11 @@ pub fn relative(root: &Path) -> Result<String, String> {
         })
 }
 
-/// Creates `root` if needed and enables the cpu controller from the mount down to it. When
-/// `need_cpu` (cpu.max is used), a root whose children cannot get the controller is an error.
+/// Creates `root` if needed and enables the cpu controller from the mount down to it (as
+/// axrt-vmload does). When `need_cpu` (cpu.max is used), a root whose children cannot get the
+/// controller is an error.
 pub fn prepare_root(root: &Path, need_cpu: bool) -> Result<()> {
-    fs::create_dir_all(root).with_context(|| format!("creating cgroup {}", root.display()))?;
-    let mut levels: Vec<&Path> = root
-        .ancestors()
-        .take_while(|p| p.starts_with(MOUNT))
-        .collect();
-    levels.reverse();
-    for level in levels {
-        let _ = fs::write(level.join("cgroup.subtree_control"), "+cpu");
-    }
+    axrt_vmload::cgroup::prepare_root(root)?;
     let enabled = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
     if need_cpu && !enabled.split_whitespace().any(|c| c == "cpu") {
         bail!(

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 
@@ -18,7 +18,7 @@ use crate::cli::RunPlan;
 use crate::guest_code::hypercall_byte;
 use crate::micro_vm::cpu_vendor;
 use crate::report::{ChildMessage, RunReport};
-use crate::start_sync::StartSync;
+use crate::start_sync::{pipe, StartSync};
 use crate::stop;
 use crate::vm_process::{self, Shared, START_DELAY_NS};
 
@@ -27,16 +27,6 @@ struct Child {
     pid: libc::pid_t,
     output: thread::JoinHandle<String>,
     status: Option<i32>,
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("pipe: {}", std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The body of a forked VM process: run the VM, send the message, exit without unwinding.

@@ -5,14 +5,13 @@
 // the command line and the report format.
 
 pub mod calibrate;
+pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod guest_code;
 pub mod report;
 pub mod stats;
 
-#[cfg(target_arch = "x86_64")]
-mod cgroup;
 #[cfg(target_arch = "x86_64")]
 pub mod launcher;
 #[cfg(target_arch = "x86_64")]

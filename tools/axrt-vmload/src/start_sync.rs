@@ -7,7 +7,7 @@
 // one start time. Two pipes: "ready" (children to parent, one byte each) and "go" (parent to
 // children, the start time as 8 bytes per child).
 
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 use anyhow::{bail, Result};
 
@@ -19,13 +19,21 @@ pub struct StartSync {
     go: [RawFd; 2],
 }
 
-fn pipe() -> Result<[RawFd; 2]> {
+/// A close-on-exec pipe: (read end, write end). Also the VM processes' report channel.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         bail!("pipe: {}", std::io::Error::last_os_error());
     }
-    Ok(fds)
+    // SAFETY: both descriptors are fresh and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A pipe as raw descriptors, which each side closes selectively (see `StartSync`).
+fn raw_pipe() -> Result<[RawFd; 2]> {
+    let (r, w) = pipe()?;
+    Ok([r.into_raw_fd(), w.into_raw_fd()])
 }
 
 fn close(fd: RawFd) {
@@ -37,8 +45,8 @@ impl StartSync {
     /// Creates the pipes.
     pub fn new() -> Result<StartSync> {
         Ok(StartSync {
-            ready: pipe()?,
-            go: pipe()?,
+            ready: raw_pipe()?,
+            go: raw_pipe()?,
         })
     }
 

@@ -165,12 +165,15 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
             .context("spawning a vCPU thread")?;
         handles.push(h);
     }
+    let kick_all = |handles: &[thread::JoinHandle<_>]| {
+        handles.iter().for_each(|h| stop::kick(h.as_pthread_t()))
+    };
     // All VMs start together, once every one of them is built.
     let start = match shared.start.ready_then_wait() {
         Ok(t) => t,
         Err(e) => {
             stop::request_stop();
-            handles.iter().for_each(|h| stop::kick(h.as_pthread_t()));
+            kick_all(&handles);
             gate.barrier.wait();
             return Err(e);
         }
@@ -186,9 +189,6 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
         signal = stop::wait_term_signal(end.saturating_sub(now_ns()));
     }
     stop::request_stop();
-    let kick_all = |handles: &[thread::JoinHandle<_>]| {
-        handles.iter().for_each(|h| stop::kick(h.as_pthread_t()))
-    };
     // Periodic threads finish their last job by themselves; the others must be kicked out of
     // KVM_RUN. A signal, or a periodic job still running after the grace time, kicks everyone.
     if signal.is_some() || vm.workload != Workload::Periodic {
