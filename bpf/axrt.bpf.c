@@ -60,6 +60,7 @@ const volatile u64 slice_ns = AXRT_SLICE_NS_DFL;
 const volatile u32 queue_mode = AXRT_QUEUE_BITMAP;
 const volatile u64 reserve_ns = AXRT_RESERVE_MS_DFL * 1000000ULL;
 const volatile u32 host_prio = AXRT_PRIO_HOST_DFL;
+const volatile bool boost_enabled = true;	/* false: --no-boost */
 
 UEI_DEFINE(uei);
 
@@ -121,6 +122,11 @@ struct group {
 	u32 pad;
 	s64 lead_ns;		/* throttle this much early: the measured enforcement latency */
 	struct bpf_timer timer;		/* period boundary */
+	/* Demand of the current reservation window (deadline.bpf.h), under lock. */
+	struct bpf_spin_lock lock;
+	u32 demand_nr;		/* tasks of the group runnable right now */
+	u64 demand_last;	/* when demand_nr last changed */
+	u64 demand_acc;		/* runnable task-ns since the window began */
 };
 
 struct {
@@ -141,6 +147,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, AXRT_EVENTS_BYTES);
 } axrt_events SEC(".maps");
+
+/* Per-thread statistics: entries made by the loader, updated here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, s32);
+	__type(value, struct axrt_task_stats);
+	__uint(max_entries, 65536);
+} axrt_task_stats SEC(".maps");
 
 /* ---- BPF-private state ---- */
 
@@ -182,9 +196,23 @@ struct task_ctx {
 	u64 slice_given;	/* slice it got when it last started */
 	u64 slice_dfl;		/* its slice: an override or slice_ns */
 	u32 slot;		/* its group's slot, AXRT_HOST_SLOT if none */
-	u32 prio;		/* effective priority */
+	u32 prio;		/* effective priority: the best of the three below */
+	u32 base_prio;		/* from its group or its spec */
+	u32 yield_prio;		/* directed-yield boost, AXRT_NR_PRIOS = none (boost.bpf.h) */
+	u32 lock_prio;		/* lock-chain boost, AXRT_NR_PRIOS = none (locks.bpf.h) */
 	u32 head;		/* preempted before its slice ended: keeps its turn */
 	u32 reserve;		/* 1: rescued by the reserve, 2: running on that grant */
+	u32 yielded;		/* gave its CPU away (sched_yield, yield_to): to the tail */
+	u64 boost_ts;		/* when a yield boost was given; 0 once it ran (latency) */
+	u64 yield_since;	/* when its current yield boost began, 0 = none */
+	/* Timing contract (intf.h, struct axrt_task_spec) and the open job. */
+	u64 period_ns;
+	u64 deadline_ns;	/* relative deadline, the period if none was given */
+	u64 wcet_ns;
+	u64 job_release;	/* when the open job was released, 0 = none */
+	u64 job_exec0;		/* its sum_exec_runtime then */
+	u32 demand_slot;	/* slot + 1 of the group it counts as runnable in, 0 = none */
+	u32 pad;
 };
 
 struct {
@@ -242,6 +270,18 @@ static __always_inline struct task_ctx *tctx(struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
 }
 
+/* Effective priority: the best of the base priority and the boosts (spec/POLICY.md). */
+static __always_inline void update_prio(struct task_ctx *tc)
+{
+	u32 e = tc->base_prio;
+
+	if (tc->yield_prio < e)
+		e = tc->yield_prio;
+	if (tc->lock_prio < e)
+		e = tc->lock_prio;
+	tc->prio = e < AXRT_NR_PRIOS ? e : AXRT_NR_PRIOS - 1;
+}
+
 static __always_inline u64 cur_generation(void)
 {
 	u32 zero = 0;
@@ -294,23 +334,51 @@ static __always_inline u32 lat_bucket(u64 x)
 	return n < AXRT_LAT_BUCKETS ? n : AXRT_LAT_BUCKETS - 1;
 }
 
-static void emit(u32 kind, u64 cgid, s32 pid, u32 prio, u64 arg)
+/* Fills an event's common fields. */
+static __always_inline void ev_fill(struct axrt_event *ev, u32 kind, u64 cgid, s32 pid, u32 prio)
+{
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->cgid = cgid;
+	ev->kind = kind;
+	ev->pid = pid;
+	ev->cpu = bpf_get_smp_processor_id();
+	ev->prio = prio;
+	ev->arg = 0;
+	ev->arg2 = 0;
+	ev->other = 0;
+	ev->pad = 0;
+}
+
+/* Reserves an event record with its common fields filled; NULL (counted) if the ring is full. */
+static __always_inline struct axrt_event *ev_begin(u32 kind, u64 cgid, s32 pid, u32 prio)
 {
 	struct axrt_event *ev;
 
 	ev = bpf_ringbuf_reserve(&axrt_events, sizeof(*ev), 0);
 	if (!ev) {
 		stat_inc(AXRT_STAT_EV_DROP);
-		return;
+		return NULL;
 	}
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->cgid = cgid;
-	ev->arg = arg;
-	ev->kind = kind;
-	ev->pid = pid;
-	ev->cpu = bpf_get_smp_processor_id();
-	ev->prio = prio;
-	bpf_ringbuf_submit(ev, 0);
+	ev_fill(ev, kind, cgid, pid, prio);
+	return ev;
+}
+
+static void emit(u32 kind, u64 cgid, s32 pid, u32 prio, u64 arg)
+{
+	struct axrt_event *ev = ev_begin(kind, cgid, pid, prio);
+
+	if (ev) {
+		ev->arg = arg;
+		bpf_ringbuf_submit(ev, 0);
+	}
+}
+
+/* The cgroup id of group @slot, 0 for the host group. */
+static __always_inline u64 slot_cgid(u32 slot)
+{
+	struct group *g = group_at(slot);
+
+	return g ? g->info.cgid : 0;
 }
 
 static __always_inline u32 nr_cpus(void)
@@ -414,6 +482,9 @@ static s32 group_slot(u64 cgid)
 		g->info.nr_running = 0;
 		g->info.budget_ns = 0;
 		g->lead_ns = 0;
+		g->demand_nr = 0;
+		g->demand_acc = 0;
+		g->demand_last = bpf_ktime_get_ns();
 		refresh_group(g);
 		arm_group_timer(g);
 		return s;
@@ -466,15 +537,22 @@ static void resolve(struct task_struct *p, struct task_ctx *tc, u64 gen)
 	}
 
 	tc->slice_dfl = slice_ns;
+	tc->period_ns = 0;
 	ts = bpf_map_lookup_elem(&axrt_task_spec, &pid);
 	if (ts) {
 		if (ts->prio < AXRT_NR_PRIOS)
 			prio = ts->prio;
 		if (ts->slice_ns)
 			tc->slice_dfl = ts->slice_ns;
+		tc->period_ns = ts->period_ns;
+		tc->deadline_ns = ts->deadline_ns ?: ts->period_ns;
+		tc->wcet_ns = ts->wcet_ns;
 	}
+	if (!tc->period_ns)
+		tc->job_release = 0;
 	tc->slot = slot;
-	tc->prio = prio < AXRT_NR_PRIOS ? prio : AXRT_NR_PRIOS - 1;
+	tc->base_prio = prio < AXRT_NR_PRIOS ? prio : AXRT_NR_PRIOS - 1;
+	update_prio(tc);
 	tc->gen = gen;
 	stat_inc(AXRT_STAT_RESOLVE);
 }
@@ -635,6 +713,8 @@ static void learn_lead(struct group *g)
 		lead = g->info.quota_ns / 2;
 	g->lead_ns = lead;
 }
+
+#include "deadline.bpf.h"
 
 /* ---- queues ---- */
 
@@ -832,6 +912,7 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 	ensure_resolved(p, tc);
 	if (!tc->enq_ts)
 		tc->enq_ts = bpf_ktime_get_ns();
+	demand_track(tc, tc->enq_ts);
 
 	g = group_at(tc->slot);
 	if (g && g->info.throttled) {
@@ -1020,6 +1101,9 @@ static __always_inline u32 take_kick_level(s32 cpu)
 	return lvl;
 }
 
+#include "boost.bpf.h"
+#include "locks.bpf.h"
+
 /* ---- timer work: unparking and the starvation reserve ---- */
 
 /* Puts @p, taken from a park/background DSQ by an iterator, back in its priority queue. */
@@ -1148,6 +1232,11 @@ void BPF_STRUCT_OPS(axrt_dispatch, s32 cpu, struct task_struct *prev)
 		stat_inc(AXRT_STAT_DISPATCH);
 		return;
 	}
+	/* Then boosts: requeues, and the task this CPU was yielded to. */
+	if (dispatch_boosts(cpu)) {
+		stat_inc(AXRT_STAT_DISPATCH);
+		return;
+	}
 
 	/*
 	 * @prev still wants the CPU (slice over or preempted): a queued task
@@ -1203,6 +1292,8 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 		if (tc->enq_ts && now > tc->enq_ts)
 			st->lat_hist[lat_bucket(now - tc->enq_ts) & (AXRT_LAT_BUCKETS - 1)]++;
 	}
+	boost_running(tc, st, now);
+	demand_track(tc, now);
 	tc->enq_ts = 0;
 	tc->run_start = now;
 
@@ -1285,11 +1376,33 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 		__sync_fetch_and_sub(&g->info.nr_running, 1);
 	if (tc->reserve == 2)
 		tc->reserve = 0;
+	boost_stopping(p, tc, now);
 	/*
 	 * Preempted (slice taken away before it was used up): it keeps its
-	 * turn at the head of its level. A used-up slice goes to the tail.
+	 * turn at the head of its level. A used-up slice, or one given away
+	 * by a yield, goes to the tail.
 	 */
-	tc->head = runnable && p->scx.slice == 0 && now - tc->run_start + 100000 < tc->slice_given;
+	tc->head = runnable && !tc->yielded && p->scx.slice == 0 &&
+		   now - tc->run_start + 100000 < tc->slice_given;
+	tc->yielded = 0;
+}
+
+void BPF_STRUCT_OPS(axrt_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tc = tctx(p);
+
+	if (!tc)
+		return;
+	ensure_resolved(p, tc);
+	demand_runnable(p, tc, enq_flags, bpf_ktime_get_ns());
+}
+
+void BPF_STRUCT_OPS(axrt_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tc = tctx(p);
+
+	if (tc)
+		demand_quiescent(p, tc, deq_flags, bpf_ktime_get_ns());
 }
 
 /* ---- timers ---- */
@@ -1314,7 +1427,7 @@ static int group_timer_fn(void *map, int *key, struct group *g)
 {
 	struct axrt_group_stats *st;
 	u32 slot = *key, nr;
-	u64 now = bpf_ktime_get_ns(), cgid;
+	u64 now = bpf_ktime_get_ns(), cgid, quota = g->info.quota_ns;
 	s64 left, live;
 
 	if (slot == AXRT_HOST_SLOT || !g->info.cgid)
@@ -1341,6 +1454,8 @@ static int group_timer_fn(void *map, int *key, struct group *g)
 		learn_lead(g);
 	left = g->info.budget_ns;
 	live = live_budget(g, slot, now, &nr);
+	if (quota)
+		close_window(g, slot, quota, live, now);
 	g->info.budget_ns = g->info.quota_ns + (left - live);
 	g->info.period_start_ns = now;
 	st = gstats(slot);
@@ -1367,7 +1482,10 @@ s32 BPF_STRUCT_OPS(axrt_init_task, struct task_struct *p, struct scx_init_task_a
 	if (!tc)
 		return -ENOMEM;
 	tc->slice_dfl = slice_ns;
-	tc->prio = host_prio;
+	tc->base_prio = host_prio;
+	tc->yield_prio = AXRT_NR_PRIOS;
+	tc->lock_prio = AXRT_NR_PRIOS;
+	update_prio(tc);
 	tc->slot = AXRT_HOST_SLOT;
 	return 0;
 }
@@ -1523,8 +1641,11 @@ SCX_OPS_DEFINE(axrt_ops,
 	       .enqueue			= (void *)axrt_enqueue,
 	       .dispatch		= (void *)axrt_dispatch,
 	       .tick			= (void *)axrt_tick,
+	       .runnable		= (void *)axrt_runnable,
 	       .running			= (void *)axrt_running,
 	       .stopping		= (void *)axrt_stopping,
+	       .quiescent		= (void *)axrt_quiescent,
+	       .yield			= (void *)axrt_yield,
 	       .init_task		= (void *)axrt_init_task,
 	       .cgroup_init		= (void *)axrt_cgroup_init,
 	       .cgroup_exit		= (void *)axrt_cgroup_exit,

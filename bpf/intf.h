@@ -96,6 +96,32 @@ struct axrt_task_spec {
 	u32 prio;		/* 0..255, or AXRT_PRIO_UNSET for the group's */
 	u32 flags;		/* reserved, 0 */
 	u64 slice_ns;		/* 0 = the default slice */
+	/*
+	 * Timing contract (spec/POLICY.md, "Deadlines"): period_ns != 0 makes
+	 * the thread's jobs tracked: released when it wakes, completed when it
+	 * blocks, a miss when the response exceeds deadline_ns (0 = the
+	 * period), a WCET overrun when a job runs longer than wcet_ns (0 = not
+	 * checked).
+	 */
+	u64 period_ns;
+	u64 deadline_ns;
+	u64 wcet_ns;
+};
+
+/*
+ * Per-thread statistics, map axrt_task_stats, key = tid (s32). The loader
+ * creates a zeroed entry for every thread it gives a spec; the BPF tier
+ * only updates existing entries (never allocates on a hot path).
+ */
+struct axrt_task_stats {
+	u64 jobs;		/* jobs completed */
+	u64 misses;		/* of which over the deadline */
+	u64 wcet_overruns;	/* of which ran longer than the WCET */
+	u64 max_lateness_ns;	/* worst response - deadline of a missed job */
+	u64 max_response_ns;	/* worst response time */
+	u64 boosts_received;	/* directed-yield and lock boosts it got */
+	u64 boosts_given;	/* ... it gave (yielded to, or waited for, a worse task) */
+	u64 resp_hist[32];	/* response times, log2 buckets as the latency histogram */
 };
 
 /*
@@ -129,25 +155,76 @@ struct axrt_group_stats {
 	u64 throttles;		/* times the budget ran out */
 	u64 replenishments;	/* period boundaries that refilled the budget */
 	u64 reserve_grants;	/* slices given by the starvation reserve */
+	u64 jobs;		/* jobs of its timed tasks completed */
+	u64 deadline_misses;	/* of which over the deadline */
+	u64 wcet_overruns;	/* of which ran longer than the WCET */
+	u64 windows;		/* reservation windows (budget periods) closed */
+	u64 supply_misses;	/* of which supplied less than min(quota, demand) - eps */
+	u64 demand_ns;		/* runnable time of its tasks over closed windows */
+	u64 supply_ns;		/* budget used over closed windows */
+	u64 boosts_received;	/* boosts its tasks got (directed yield, lock chains) */
+	u64 boosts_given;	/* boosts its tasks gave */
 	u64 lat_hist[AXRT_LAT_BUCKETS];	/* enqueue -> running, ns, log2 buckets */
+	u64 boost_hist[AXRT_LAT_BUCKETS]; /* directed yield -> boosted task running, ns */
 };
+
+/*
+ * Supply-miss slack: a window is a supply miss when the budget it supplied
+ * fell short of min(quota, demand) by more than quota / AXRT_SUPPLY_EPS_DIV
+ * (at least AXRT_SUPPLY_EPS_MIN_NS). Enforcement stops a throttled group
+ * about a millisecond early or late under emulation (measured: a VM alone
+ * at 20 ms per 100 ms got 18.5-21 ms per window), tens of us on hardware.
+ */
+#define AXRT_SUPPLY_EPS_DIV	10
+#define AXRT_SUPPLY_EPS_MIN_NS	500000
 
 /* Events, ring buffer axrt_events. */
 enum axrt_event_kind {
 	AXRT_EV_THROTTLE	= 1,	/* arg = overrun ns (negative budget) */
 	AXRT_EV_REPLENISH	= 2,	/* arg = budget ns left unused */
 	AXRT_EV_RESERVE		= 3,	/* arg = ns the task had waited */
+	AXRT_EV_MISS		= 4,	/* a job missed its deadline: arg = lateness ns, arg2 = response ns */
+	AXRT_EV_WCET		= 5,	/* a job ran longer than its WCET: arg = CPU ns, arg2 = WCET ns */
+	AXRT_EV_SUPPLY_MISS	= 6,	/* arg = supply ns, arg2 = min(quota, demand) ns */
+	AXRT_EV_BOOST		= 7,	/* pid boosted by other: prio = new, arg = old prio, arg2 = enum axrt_boost_cause */
+	AXRT_EV_BOOST_END	= 8,	/* pid's boost ended: prio = now, arg = ns it lasted, arg2 = cause */
+	AXRT_EV_DEADLOCK	= 9,	/* a wait-for cycle: struct axrt_deadlock_event */
+};
+
+/* Why a task was boosted (AXRT_EV_BOOST's arg2). */
+enum axrt_boost_cause {
+	AXRT_BOOST_YIELD	= 1,	/* directed yield: other yielded its CPU to pid */
+	AXRT_BOOST_LOCK		= 2,	/* lock chain: other waits (transitively) for pid */
 };
 
 struct axrt_event {
 	u64 ts_ns;		/* bpf_ktime_get_ns() */
 	u64 cgid;		/* the group's cgroup id, 0 = host */
 	u64 arg;
+	u64 arg2;
 	u32 kind;		/* enum axrt_event_kind */
 	s32 pid;		/* tid concerned, 0 if none */
 	s32 cpu;
 	u32 prio;
+	s32 other;		/* the other tid (boosts), 0 if none */
+	u32 pad;
 };
+
+/*
+ * A deadlock: the wait-for cycle closed when tids[0] started waiting on
+ * addrs[0] (owned by tids[1], which waits on addrs[1], ...; the last waits
+ * on a lock tids[0] owns). ts_ns is the moment the closing wait was seen.
+ */
+#define AXRT_CYCLE_MAX		16
+struct axrt_deadlock_event {
+	struct axrt_event head;	/* kind AXRT_EV_DEADLOCK, pid = tids[0], arg = len */
+	s32 tids[AXRT_CYCLE_MAX];
+	u64 addrs[AXRT_CYCLE_MAX];	/* futex word addresses, in tids[i]'s address space */
+	u32 tgids[AXRT_CYCLE_MAX];
+};
+
+/* Longest chain of lock owners a boost is passed along (spec/POLICY.md). */
+#define AXRT_CHAIN_MAX		16
 
 #define AXRT_EVENTS_BYTES	(64 * 1024)
 
@@ -188,7 +265,10 @@ enum axrt_stat {
 	AXRT_STAT_RESERVE,	/* the starvation reserve rescued a task */
 	AXRT_STAT_BG_RUN,	/* dispatch ran a background task on an idle CPU */
 	AXRT_STAT_RESOLVE,	/* a task's group was (re)resolved */
-	AXRT_STAT_EV_DROP,	/* events lost because the ring buffer was full */
+	AXRT_STAT_EV_DROP,	/* events (or requeue requests) lost because a buffer was full */
+	AXRT_STAT_BOOST,	/* boosts given (directed yields and lock chains) */
+	AXRT_STAT_LOCK_WAIT,	/* PI futex waits observed */
+	AXRT_STAT_DEADLOCK,	/* wait-for cycles found */
 	AXRT_NR_STATS,
 };
 

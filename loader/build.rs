@@ -6,6 +6,8 @@
 // vmlinux.h and the scx headers come from the scx_cargo crate.
 
 fn main() {
+    // The BPF tier is axrt.bpf.c and the parts it includes.
+    println!("cargo:rerun-if-changed=../bpf");
     let mut builder = scx_cargo::BpfBuilder::new()
         .unwrap_or_else(|e| panic!("scx_axrt: cannot set up the BPF build (BPF_CLANG?): {e:#}"));
     builder

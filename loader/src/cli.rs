@@ -105,6 +105,21 @@ pub struct Opts {
     #[arg(long)]
     pub json: bool,
 
+    /// Write every event (throttle, replenish, reserve, miss, wcet_overrun, supply_miss, boost,
+    /// boost_end, deadlock) to FILE as JSON lines; "-" is standard output.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
+    /// No priority boosts: a directed yield (KVM's yield_to) is declined and lock owners keep
+    /// their priority. Lock chains are still observed, so deadlocks are still reported.
+    #[arg(long)]
+    pub no_boost: bool,
+
+    /// Do not observe PI futexes (no lock-chain boosts, no deadlock detection, no fentry
+    /// programs on the futex paths).
+    #[arg(long)]
+    pub no_lock_trace: bool,
+
     /// Do not schedule: show the statistics of the scx_axrt already running, every SECS
     /// seconds (default 1).
     #[arg(

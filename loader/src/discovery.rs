@@ -395,9 +395,13 @@ pub fn group_spec(vm: &VmConfig) -> GroupSpec {
 
 /// The BPF parameters of a thread rule.
 pub fn task_spec(rule: &TaskRule) -> TaskSpec {
+    let timing = &rule.params.timing;
     TaskSpec {
         prio: rule.params.priority,
         slice_ns: rule.params.slice,
+        period_ns: timing.period,
+        deadline_ns: timing.deadline,
+        wcet_ns: timing.wcet,
     }
 }
 

@@ -39,7 +39,7 @@ use crate::config::{Config, ConfigError};
 use crate::discovery::{Host, State};
 use crate::maps::Maps;
 use crate::sched::{Scheduler, OPS_NAME};
-use crate::stats::{Report, Sample};
+use crate::stats::{Report, Sample, TaskSample};
 
 /// Exit status for a configuration that cannot be used (nothing was loaded).
 const EXIT_CONFIG: u8 = 2;
@@ -100,6 +100,19 @@ fn main() -> ExitCode {
             None
         }
     };
+    // The event stream's file is opened (and a bad path refused) before the kernel is touched;
+    // a restart appends to it.
+    let mut events_out: Option<Box<dyn Write + Send>> = match opts.events.as_deref() {
+        None => None,
+        Some(p) if p == Path::new("-") => Some(Box::new(std::io::stdout())),
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("scx_axrt: --events {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     let names = events::Names::default();
     let mut brain = Brain::new(&cfg, host, &opts, server.as_ref(), &names);
 
@@ -123,9 +136,16 @@ fn main() -> ExitCode {
             match sched.new_maps() {
                 Ok(ev_maps) => {
                     let (done, names, verbose) = (&done, &names, opts.verbose);
+                    let out = events_out
+                        .as_deref_mut()
+                        .map(|w| w as &mut (dyn Write + Send));
                     scope.spawn(move || {
-                        if let Err(e) = events::consume(&ev_maps, done, names, verbose) {
-                            log::warn!("event stream: {e:#}");
+                        match events::consume(&ev_maps, done, names, verbose, out) {
+                            Ok(tally) if verbose => {
+                                eprintln!("scx_axrt: {} events in this run", tally.total())
+                            }
+                            Ok(_) => {}
+                            Err(e) => log::warn!("event stream: {e:#}"),
                         }
                     });
                 }
@@ -285,7 +305,18 @@ impl<'a> Brain<'a> {
         let host = maps.read_host()?;
         let groups = maps.read_groups()?;
         let at_ns = self.start.elapsed().as_nanos() as u64;
-        Ok(Sample::build(self.cfg, &self.applied, host, &groups, at_ns))
+        let mut sample = Sample::build(self.cfg, &self.applied, host, &groups, at_ns);
+        for (tid, t) in &self.applied.tasks {
+            if let Some(stats) = maps.read_task(*tid)? {
+                let vm = &self.cfg.vms[self.cfg.tasks[t.rule].vm].params.name;
+                sample.tasks.push(TaskSample {
+                    name: format!("{vm}/{}", t.comm),
+                    tid: *tid,
+                    stats,
+                });
+            }
+        }
+        Ok(sample)
     }
 }
 

@@ -37,6 +37,9 @@ pub const STAT_NAMES: [&str; bpf_intf::axrt_stat_AXRT_NR_STATS as usize] = [
     "bg_run",
     "resolved",
     "ev_drop",
+    "boosts",
+    "lock_waits",
+    "deadlocks",
 ];
 
 /// What a group does when its budget runs out.
@@ -87,6 +90,33 @@ pub struct TaskSpec {
     pub prio: Option<u8>,
     /// Time slice in ns; `None` = the scheduler's default.
     pub slice_ns: Option<u64>,
+    /// Timing contract: period in ns; `None` = no jobs tracked.
+    pub period_ns: Option<u64>,
+    /// Relative deadline in ns; `None` = the period.
+    pub deadline_ns: Option<u64>,
+    /// Worst-case execution time per job in ns; `None` = not checked.
+    pub wcet_ns: Option<u64>,
+}
+
+/// Per-thread statistics of a thread with a spec (cumulative since it got its spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskStats {
+    /// Jobs completed.
+    pub jobs: u64,
+    /// Jobs over their deadline.
+    pub misses: u64,
+    /// Jobs that ran longer than the WCET.
+    pub wcet_overruns: u64,
+    /// Worst lateness (response - deadline) of a missed job, ns.
+    pub max_lateness_ns: u64,
+    /// Worst response time, ns.
+    pub max_response_ns: u64,
+    /// Boosts it received.
+    pub boosts_received: u64,
+    /// Boosts it gave.
+    pub boosts_given: u64,
+    /// Response times, log2 buckets (see [`LAT_BUCKETS`]).
+    pub resp_hist: [u64; LAT_BUCKETS],
 }
 
 /// Counters and the wakeup-latency histogram of one group (or of all, summed).
@@ -104,59 +134,105 @@ pub struct GroupStats {
     pub replenishments: u64,
     /// Slices given by the starvation reserve.
     pub reserve_grants: u64,
+    /// Jobs of its timed threads completed.
+    pub jobs: u64,
+    /// Of which over their deadline.
+    pub deadline_misses: u64,
+    /// Of which ran longer than their WCET.
+    pub wcet_overruns: u64,
+    /// Reservation windows (budget periods) closed.
+    pub windows: u64,
+    /// Of which supplied less than min(quota, demand) minus the slack.
+    pub supply_misses: u64,
+    /// Runnable time of its tasks over the closed windows, ns.
+    pub demand_ns: u64,
+    /// Budget used over the closed windows, ns.
+    pub supply_ns: u64,
+    /// Boosts its tasks received (directed yields, lock chains).
+    pub boosts_received: u64,
+    /// Boosts its tasks gave.
+    pub boosts_given: u64,
     /// Enqueue-to-running latency, log2 buckets (see [`LAT_BUCKETS`]).
     pub lat_hist: [u64; LAT_BUCKETS],
+    /// Directed yield to the boosted task running, log2 buckets.
+    pub boost_hist: [u64; LAT_BUCKETS],
 }
 
 impl Default for GroupStats {
     fn default() -> Self {
-        Self {
-            runtime_ns: 0,
-            dispatches: 0,
-            preemptions: 0,
-            throttles: 0,
-            replenishments: 0,
-            reserve_grants: 0,
-            lat_hist: [0; LAT_BUCKETS],
+        Self::from_raw(&zeroed())
+    }
+}
+
+/// Applies `f` to every counter of two `GroupStats` side by side: the one list of fields that
+/// adding and subtracting share.
+fn zip_counters(a: &mut GroupStats, b: &GroupStats, f: impl Fn(&mut u64, u64)) {
+    let pairs = [
+        (&mut a.runtime_ns, b.runtime_ns),
+        (&mut a.dispatches, b.dispatches),
+        (&mut a.preemptions, b.preemptions),
+        (&mut a.throttles, b.throttles),
+        (&mut a.replenishments, b.replenishments),
+        (&mut a.reserve_grants, b.reserve_grants),
+        (&mut a.jobs, b.jobs),
+        (&mut a.deadline_misses, b.deadline_misses),
+        (&mut a.wcet_overruns, b.wcet_overruns),
+        (&mut a.windows, b.windows),
+        (&mut a.supply_misses, b.supply_misses),
+        (&mut a.demand_ns, b.demand_ns),
+        (&mut a.supply_ns, b.supply_ns),
+        (&mut a.boosts_received, b.boosts_received),
+        (&mut a.boosts_given, b.boosts_given),
+    ];
+    for (x, y) in pairs {
+        f(x, y);
+    }
+    for (x, y) in a.lat_hist.iter_mut().zip(b.lat_hist) {
+        f(x, y);
+    }
+    for (x, y) in a.boost_hist.iter_mut().zip(b.boost_hist) {
+        f(x, y);
+    }
+}
+
+/// Upper bound (ns, a power of two) of the log2 bucket holding the `q`-quantile (0..=1) of
+/// `hist`, or `None` without samples.
+pub fn hist_quantile_ns(hist: &[u64; LAT_BUCKETS], q: f64) -> Option<u64> {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let want = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return Some(1u64 << (i + 1).min(63));
         }
     }
+    Some(1u64 << LAT_BUCKETS)
 }
 
 impl GroupStats {
     /// Adds `o` into `self`.
     pub fn add(&mut self, o: &GroupStats) {
-        self.runtime_ns += o.runtime_ns;
-        self.dispatches += o.dispatches;
-        self.preemptions += o.preemptions;
-        self.throttles += o.throttles;
-        self.replenishments += o.replenishments;
-        self.reserve_grants += o.reserve_grants;
-        for (a, b) in self.lat_hist.iter_mut().zip(o.lat_hist.iter()) {
-            *a += b;
-        }
+        zip_counters(self, o, |a, b| *a += b);
+    }
+
+    /// `self - prev`, counter by counter, never below zero.
+    pub fn since(&self, prev: &GroupStats) -> GroupStats {
+        let mut d = *self;
+        zip_counters(&mut d, prev, |a, b| *a = a.saturating_sub(b));
+        d
     }
 
     /// Upper bound (ns, a power of two) of the bucket holding the `q`-quantile (0..=1) of the
     /// wakeup latencies, or `None` without samples.
     pub fn lat_quantile_ns(&self, q: f64) -> Option<u64> {
-        let total: u64 = self.lat_hist.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let want = ((total as f64) * q.clamp(0.0, 1.0)).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (i, n) in self.lat_hist.iter().enumerate() {
-            seen += n;
-            if seen >= want {
-                return Some(1u64 << (i + 1).min(63));
-            }
-        }
-        Some(1u64 << LAT_BUCKETS)
+        hist_quantile_ns(&self.lat_hist, q)
     }
 
     fn from_raw(r: &bpf_intf::axrt_group_stats) -> Self {
-        let mut lat_hist = [0; LAT_BUCKETS];
-        lat_hist.copy_from_slice(&r.lat_hist[..LAT_BUCKETS]);
         Self {
             runtime_ns: r.runtime_ns,
             dispatches: r.dispatches,
@@ -164,7 +240,32 @@ impl GroupStats {
             throttles: r.throttles,
             replenishments: r.replenishments,
             reserve_grants: r.reserve_grants,
-            lat_hist,
+            jobs: r.jobs,
+            deadline_misses: r.deadline_misses,
+            wcet_overruns: r.wcet_overruns,
+            windows: r.windows,
+            supply_misses: r.supply_misses,
+            demand_ns: r.demand_ns,
+            supply_ns: r.supply_ns,
+            boosts_received: r.boosts_received,
+            boosts_given: r.boosts_given,
+            lat_hist: r.lat_hist,
+            boost_hist: r.boost_hist,
+        }
+    }
+}
+
+impl TaskStats {
+    fn from_raw(r: &bpf_intf::axrt_task_stats) -> Self {
+        Self {
+            jobs: r.jobs,
+            misses: r.misses,
+            wcet_overruns: r.wcet_overruns,
+            max_lateness_ns: r.max_lateness_ns,
+            max_response_ns: r.max_response_ns,
+            boosts_received: r.boosts_received,
+            boosts_given: r.boosts_given,
+            resp_hist: r.resp_hist,
         }
     }
 }
@@ -193,7 +294,7 @@ pub struct GroupState {
 }
 
 /// One record of the event ring buffer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// What happened.
     pub kind: EventKind,
@@ -207,8 +308,28 @@ pub struct Event {
     pub cpu: i32,
     /// Priority concerned (group's or task's).
     pub prio: u32,
-    /// Kind-specific: overrun ns (throttle), unused budget ns (replenish), wait ns (reserve).
+    /// Kind-specific: overrun ns (throttle), unused budget ns (replenish), wait ns (reserve),
+    /// lateness ns (miss), job CPU ns (WCET overrun), supply ns (supply miss), the priority
+    /// before (boost), the boost's length in ns (boost end), cycle length (deadlock).
     pub arg: u64,
+    /// Kind-specific: response ns (miss), WCET ns (WCET overrun), min(quota, demand) ns
+    /// (supply miss), the cause (boost, boost end), detection latency ns (deadlock).
+    pub arg2: u64,
+    /// The other thread: who gave a boost, 0 if none.
+    pub other: i32,
+    /// A deadlock's cycle: each thread and the futex it waits on (owned by the next one).
+    pub cycle: Vec<LockEdge>,
+}
+
+/// One edge of a wait-for cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockEdge {
+    /// The waiting thread.
+    pub tid: i32,
+    /// Its process.
+    pub tgid: u32,
+    /// The address of the futex word it waits on, in that process.
+    pub addr: u64,
 }
 
 /// Kinds of [`Event`].
@@ -220,8 +341,47 @@ pub enum EventKind {
     Replenish,
     /// The starvation reserve gave a waiting task a slice.
     ReserveGrant,
+    /// A job missed its deadline.
+    DeadlineMiss,
+    /// A job ran longer than its WCET.
+    WcetOverrun,
+    /// A reservation window supplied less than its group was owed.
+    SupplyMiss,
+    /// A task was boosted (directed yield or lock chain; see [`Event::arg2`]).
+    Boost,
+    /// A task's boost ended.
+    BoostEnd,
+    /// A wait-for cycle ([`Event::cycle`]).
+    Deadlock,
     /// A kind this loader does not know.
     Other(u32),
+}
+
+impl EventKind {
+    /// The name used in the event stream (`--events`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Throttle => "throttle",
+            EventKind::Replenish => "replenish",
+            EventKind::ReserveGrant => "reserve",
+            EventKind::DeadlineMiss => "miss",
+            EventKind::WcetOverrun => "wcet_overrun",
+            EventKind::SupplyMiss => "supply_miss",
+            EventKind::Boost => "boost",
+            EventKind::BoostEnd => "boost_end",
+            EventKind::Deadlock => "deadlock",
+            EventKind::Other(_) => "unknown",
+        }
+    }
+}
+
+/// The name of a boost cause (an event's `arg2`).
+pub fn boost_cause(raw: u64) -> &'static str {
+    match raw {
+        x if x == u64::from(bpf_intf::axrt_boost_cause_AXRT_BOOST_YIELD) => "yield",
+        x if x == u64::from(bpf_intf::axrt_boost_cause_AXRT_BOOST_LOCK) => "lock",
+        _ => "unknown",
+    }
 }
 
 /// Decodes one ring-buffer record (as handed to a `libbpf_rs::RingBufferBuilder` callback).
@@ -231,8 +391,26 @@ pub fn parse_event(data: &[u8]) -> Option<Event> {
         k if k == bpf_intf::axrt_event_kind_AXRT_EV_THROTTLE => EventKind::Throttle,
         k if k == bpf_intf::axrt_event_kind_AXRT_EV_REPLENISH => EventKind::Replenish,
         k if k == bpf_intf::axrt_event_kind_AXRT_EV_RESERVE => EventKind::ReserveGrant,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_MISS => EventKind::DeadlineMiss,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_WCET => EventKind::WcetOverrun,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_SUPPLY_MISS => EventKind::SupplyMiss,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_BOOST => EventKind::Boost,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_BOOST_END => EventKind::BoostEnd,
+        k if k == bpf_intf::axrt_event_kind_AXRT_EV_DEADLOCK => EventKind::Deadlock,
         k => EventKind::Other(k),
     };
+    let mut cycle = Vec::new();
+    if kind == EventKind::Deadlock {
+        let d: bpf_intf::axrt_deadlock_event = from_bytes(data)?;
+        let len = (raw.arg as usize).min(d.tids.len());
+        cycle = (0..len)
+            .map(|i| LockEdge {
+                tid: d.tids[i],
+                tgid: d.tgids[i],
+                addr: d.addrs[i],
+            })
+            .collect();
+    }
     Some(Event {
         kind,
         ts_ns: raw.ts_ns,
@@ -241,6 +419,9 @@ pub fn parse_event(data: &[u8]) -> Option<Event> {
         cpu: raw.cpu,
         prio: raw.prio,
         arg: raw.arg,
+        arg2: raw.arg2,
+        other: raw.other,
+        cycle,
     })
 }
 
@@ -277,6 +458,7 @@ pub struct Maps {
     group_spec: MapHandle,
     cgroup_bw: MapHandle,
     task_spec: MapHandle,
+    task_stats: MapHandle,
     generation: MapHandle,
     groups: MapHandle,
     group_stats: MapHandle,
@@ -297,6 +479,7 @@ impl Maps {
             group_spec: handle!(axrt_group_spec),
             cgroup_bw: handle!(axrt_cgroup_bw),
             task_spec: handle!(axrt_task_spec),
+            task_stats: handle!(axrt_task_stats),
             generation: handle!(axrt_generation),
             groups: handle!(axrt_groups),
             group_stats: handle!(axrt_group_stats),
@@ -355,16 +538,47 @@ impl Maps {
             prio: spec.prio.map_or(bpf_intf::AXRT_PRIO_UNSET, u32::from),
             flags: 0,
             slice_ns: spec.slice_ns.unwrap_or(0),
+            period_ns: spec.period_ns.unwrap_or(0),
+            deadline_ns: spec.deadline_ns.unwrap_or(0),
+            wcet_ns: spec.wcet_ns.unwrap_or(0),
         };
+        let key = tid.to_ne_bytes();
+        // The BPF tier only updates statistics entries; a new thread gets a zeroed one (an
+        // existing one keeps its counters when the spec changes).
+        let zero: bpf_intf::axrt_task_stats = zeroed();
+        match self
+            .task_stats
+            .update(&key, as_bytes(&zero), MapFlags::NO_EXIST)
+        {
+            Err(e) if e.kind() != libbpf_rs::ErrorKind::AlreadyExists => {
+                return Err(e).with_context(|| format!("cannot add statistics for task {tid}"));
+            }
+            _ => {}
+        }
         self.task_spec
-            .update(&tid.to_ne_bytes(), as_bytes(&raw), MapFlags::ANY)
+            .update(&key, as_bytes(&raw), MapFlags::ANY)
             .with_context(|| format!("cannot set task {tid}"))
     }
 
-    /// Removes a per-thread override (not an error if absent).
+    /// Removes a per-thread override and its statistics (not an error if absent).
     pub fn remove_task(&self, tid: i32) -> Result<()> {
         delete_if_present(&self.task_spec, &tid.to_ne_bytes())
+            .and_then(|_| delete_if_present(&self.task_stats, &tid.to_ne_bytes()))
             .with_context(|| format!("cannot remove task {tid}"))
+    }
+
+    /// The statistics of a thread with a spec, `None` if it has none.
+    pub fn read_task(&self, tid: i32) -> Result<Option<TaskStats>> {
+        let Some(v) = self
+            .task_stats
+            .lookup(&tid.to_ne_bytes(), MapFlags::ANY)
+            .context("axrt_task_stats lookup")?
+        else {
+            return Ok(None);
+        };
+        let raw: bpf_intf::axrt_task_stats =
+            from_bytes(&v).context("short axrt_task_stats value")?;
+        Ok(Some(TaskStats::from_raw(&raw)))
     }
 
     /// Makes every task re-resolve its group and override at its next enqueue or run. Call it
@@ -484,6 +698,12 @@ fn as_bytes<T: Copy>(v: &T) -> &[u8] {
 }
 
 /// A plain-data value from the head of `b`, if `b` is long enough.
+/// An all-zero `T` (the bindings of intf.h have no `Default`).
+fn zeroed<T: Copy>() -> T {
+    // SAFETY: as in from_bytes: T is plain data, valid for any bit pattern, zeros included.
+    unsafe { std::mem::zeroed() }
+}
+
 fn from_bytes<T: Copy>(b: &[u8]) -> Option<T> {
     if b.len() < std::mem::size_of::<T>() {
         return None;
@@ -528,10 +748,55 @@ mod tests {
             pid: 5,
             cpu: 1,
             prio: 9,
+            arg2: 4,
+            other: 6,
+            pad: 0,
         };
         let ev = parse_event(as_bytes(&raw)).unwrap();
         assert_eq!(ev.kind, EventKind::Throttle);
         assert_eq!((ev.cgid, ev.pid, ev.cpu, ev.prio, ev.arg), (42, 5, 1, 9, 3));
+        assert_eq!((ev.arg2, ev.other), (4, 6));
+        assert!(ev.cycle.is_empty());
         assert!(parse_event(&[0u8; 4]).is_none());
+    }
+
+    #[test]
+    fn deadlock_events_carry_their_cycle() {
+        let mut raw: bpf_intf::axrt_deadlock_event = zeroed();
+        raw.head.kind = bpf_intf::axrt_event_kind_AXRT_EV_DEADLOCK;
+        raw.head.arg = 2;
+        raw.tids[..3].copy_from_slice(&[10, 11, 99]);
+        raw.tgids[..2].copy_from_slice(&[1, 1]);
+        raw.addrs[..2].copy_from_slice(&[0x1000, 0x2000]);
+        let ev = parse_event(as_bytes(&raw)).unwrap();
+        assert_eq!(ev.kind, EventKind::Deadlock);
+        let tids: Vec<i32> = ev.cycle.iter().map(|e| e.tid).collect();
+        assert_eq!(tids, [10, 11]);
+        assert_eq!(ev.cycle[1].addr, 0x2000);
+        // A deadlock record cut short is refused, not read past its end.
+        assert!(
+            parse_event(&as_bytes(&raw)[..std::mem::size_of::<bpf_intf::axrt_event>()]).is_none()
+        );
+    }
+
+    #[test]
+    fn counters_add_and_subtract_field_by_field() {
+        let mut a = GroupStats::default();
+        let mut b = GroupStats {
+            jobs: 5,
+            supply_misses: 2,
+            boosts_received: 3,
+            ..GroupStats::default()
+        };
+        b.boost_hist[4] = 7;
+        a.add(&b);
+        a.add(&b);
+        assert_eq!(
+            (a.jobs, a.supply_misses, a.boosts_received, a.boost_hist[4]),
+            (10, 4, 6, 14)
+        );
+        let d = a.since(&b);
+        assert_eq!((d.jobs, d.boost_hist[4]), (5, 7));
+        assert_eq!(b.since(&a).jobs, 0);
     }
 }

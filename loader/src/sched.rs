@@ -84,6 +84,16 @@ impl<'obj> Scheduler<'obj> {
         rodata.host_prio = u32::from(opts.host_priority);
         rodata.queue_mode = opts.queue.to_raw();
         rodata.reserve_ns = reserve_ms * 1_000_000;
+        rodata.boost_enabled = !opts.no_boost;
+        if opts.no_lock_trace {
+            for prog in [
+                &mut open.progs.axrt_futex_lock_pi,
+                &mut open.progs.axrt_futex_lock_pi_exit,
+                &mut open.progs.axrt_futex_unlock_pi,
+            ] {
+                prog.set_autoload(false);
+            }
+        }
         // The watchdog stays far above the reserve (which keeps every wait under it).
         let timeout_ms = opts.watchdog_ms().clamp(MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
         open.struct_ops.axrt_ops_mut().timeout_ms = timeout_ms as u32;

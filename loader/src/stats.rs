@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::discovery::State;
-use crate::maps::{GroupState, GroupStats};
+use crate::maps::{hist_quantile_ns, GroupState, GroupStats, TaskStats};
 
 /// scx_stats' default socket, where the scheduler serves and --monitor connects.
 pub const SOCKET: &str = "/var/run/scx/root/stats";
@@ -36,6 +36,19 @@ pub struct Sample {
     pub at_ns: u64,
     /// Groups in display order: VMs in file order, other BPF groups, then the host group.
     pub groups: Vec<GroupSample>,
+    /// Threads with a spec (a `[[task]]` rule), by tid.
+    pub tasks: Vec<TaskSample>,
+}
+
+/// One thread's counters in a [`Sample`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSample {
+    /// `VM/comm`.
+    pub name: String,
+    /// Thread id.
+    pub tid: i32,
+    /// Counters since it got its spec.
+    pub stats: TaskStats,
 }
 
 /// One group's counters in a [`Sample`].
@@ -96,7 +109,11 @@ impl Sample {
             cgroups: 0,
             stats: host,
         });
-        Sample { at_ns, groups: out }
+        Sample {
+            at_ns,
+            groups: out,
+            tasks: Vec::new(),
+        }
     }
 }
 
@@ -110,6 +127,45 @@ pub struct Report {
     /// One entry per group, VMs first, the host group last.
     #[stat(desc = "per group (VM, host)")]
     pub groups: Vec<GroupReport>,
+    /// One entry per thread with a spec, by tid.
+    #[stat(desc = "per thread with a spec")]
+    pub tasks: Vec<TaskReport>,
+}
+
+/// One thread with a spec over one interval (its worst cases: since it got its spec).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+#[stat(desc = "one thread with a spec over the interval")]
+pub struct TaskReport {
+    /// `VM/comm`.
+    #[stat(desc = "VM/comm")]
+    pub name: String,
+    /// Thread id.
+    #[stat(desc = "thread id")]
+    pub tid: i64,
+    /// Jobs completed.
+    #[stat(desc = "jobs completed")]
+    pub jobs: u64,
+    /// Of which over their deadline.
+    #[stat(desc = "deadline misses")]
+    pub misses: u64,
+    /// Of which ran longer than the WCET.
+    #[stat(desc = "WCET overruns")]
+    pub wcet_overruns: u64,
+    /// 99th-percentile response time: upper bound of its log2 bucket, µs.
+    #[stat(desc = "response time p99 upper bound (us)")]
+    pub resp_p99_us: f64,
+    /// Worst response time since it got its spec, µs.
+    #[stat(desc = "worst response time so far (us)")]
+    pub max_response_us: f64,
+    /// Worst lateness of a missed job since it got its spec, µs.
+    #[stat(desc = "worst lateness so far (us)")]
+    pub max_lateness_us: f64,
+    /// Boosts it received.
+    #[stat(desc = "boosts received")]
+    pub boosts_received: u64,
+    /// Boosts it gave.
+    #[stat(desc = "boosts given")]
+    pub boosts_given: u64,
 }
 
 /// One group over one interval.
@@ -131,12 +187,34 @@ pub struct GroupReport {
     /// Period boundaries that refilled the budget.
     #[stat(desc = "budget replenishments")]
     pub replenishments: u64,
-    /// Jobs that missed their deadline (per-task contracts; 0 until the BPF tier tracks jobs).
+    /// Jobs of its timed threads completed.
+    #[stat(desc = "jobs completed")]
+    pub jobs: u64,
+    /// Jobs that missed their deadline.
     #[stat(desc = "job deadline misses")]
     pub deadline_misses: u64,
-    /// Reservation windows whose supply fell short (0 until the BPF tier tracks windows).
+    /// Jobs that ran longer than their WCET.
+    #[stat(desc = "WCET overruns")]
+    pub wcet_overruns: u64,
+    /// Reservation windows (budget periods) closed.
+    #[stat(desc = "reservation windows")]
+    pub windows: u64,
+    /// Windows whose supply fell short of min(quota, demand) by more than the slack.
     #[stat(desc = "reservation supply misses")]
     pub supply_misses: u64,
+    /// Boosts its tasks received (directed yields, lock chains).
+    #[stat(desc = "boosts received")]
+    pub boosts_received: u64,
+    /// Boosts its tasks gave.
+    #[stat(desc = "boosts given")]
+    pub boosts_given: u64,
+    /// Median latency from a directed yield to the boosted task running: upper bound of its
+    /// log2 bucket, µs (0 without samples).
+    #[stat(desc = "yield-to-run latency p50 upper bound (us)")]
+    pub boost_p50_us: f64,
+    /// 99th percentile of the same, µs.
+    #[stat(desc = "yield-to-run latency p99 upper bound (us)")]
+    pub boost_p99_us: f64,
     /// Slices given by the starvation reserve.
     #[stat(desc = "starvation reserve grants")]
     pub reserve_grants: u64,
@@ -173,12 +251,26 @@ impl Report {
                     .find(|p| p.name == g.name)
                     .map(|p| p.stats)
                     .unwrap_or_default();
-                GroupReport::new(g, &delta(&g.stats, &before), span_ns)
+                GroupReport::new(g, &g.stats.since(&before), span_ns)
+            })
+            .collect();
+        let tasks = cur
+            .tasks
+            .iter()
+            .map(|t| {
+                let before = prev
+                    .tasks
+                    .iter()
+                    .find(|p| p.tid == t.tid)
+                    .map(|p| p.stats)
+                    .unwrap_or_default();
+                TaskReport::new(t, &before)
             })
             .collect();
         Report {
             interval_s: span_ns as f64 / 1e9,
             groups,
+            tasks,
         }
     }
 
@@ -215,6 +307,63 @@ impl Report {
                 format_us(g.lat_p99_us, g.wakeups),
             ));
         }
+        let active = |g: &&GroupReport| g.jobs + g.windows + g.boosts_received + g.boosts_given > 0;
+        if self.groups.iter().any(|g| active(&g)) {
+            s.push_str(&format!(
+                "{:<16} {:>7} {:>7} {:>5} {:>7} {:>8} {:>7} {:>7} {:>9}\n",
+                "group",
+                "jobs",
+                "dl_miss",
+                "wcet",
+                "windows",
+                "sup_miss",
+                "boosted",
+                "boosts",
+                "boost_p99"
+            ));
+            for g in self.groups.iter().filter(active) {
+                s.push_str(&format!(
+                    "{:<16} {:>7} {:>7} {:>5} {:>7} {:>8} {:>7} {:>7} {:>9}\n",
+                    g.name,
+                    g.jobs,
+                    g.deadline_misses,
+                    g.wcet_overruns,
+                    g.windows,
+                    g.supply_misses,
+                    g.boosts_received,
+                    g.boosts_given,
+                    format_us(g.boost_p99_us, g.boosts_received),
+                ));
+            }
+        }
+        if !self.tasks.is_empty() {
+            s.push_str(&format!(
+                "{:<24} {:>7} {:>7} {:>7} {:>5} {:>9} {:>11} {:>11} {:>7}\n",
+                "thread",
+                "tid",
+                "jobs",
+                "dl_miss",
+                "wcet",
+                "resp_p99",
+                "max_resp",
+                "max_late",
+                "boosted"
+            ));
+            for t in &self.tasks {
+                s.push_str(&format!(
+                    "{:<24} {:>7} {:>7} {:>7} {:>5} {:>9} {:>9.0}us {:>9.0}us {:>7}\n",
+                    t.name,
+                    t.tid,
+                    t.jobs,
+                    t.misses,
+                    t.wcet_overruns,
+                    format_us(t.resp_p99_us, t.jobs),
+                    t.max_response_us,
+                    t.max_lateness_us,
+                    t.boosts_received,
+                ));
+            }
+        }
         s
     }
 
@@ -237,7 +386,7 @@ impl Report {
 impl GroupReport {
     fn new(g: &GroupSample, d: &GroupStats, span_ns: u64) -> Self {
         let wakeups: u64 = d.lat_hist.iter().sum();
-        let pct_us = |q: f64| d.lat_quantile_ns(q).map_or(0.0, |ns| ns as f64 / 1000.0);
+        let pct_us = |q: f64| us(d.lat_quantile_ns(q));
         GroupReport {
             name: g.name.clone(),
             cgroups: g.cgroups,
@@ -248,8 +397,15 @@ impl GroupReport {
             },
             throttles: d.throttles,
             replenishments: d.replenishments,
-            deadline_misses: 0,
-            supply_misses: 0,
+            jobs: d.jobs,
+            deadline_misses: d.deadline_misses,
+            wcet_overruns: d.wcet_overruns,
+            windows: d.windows,
+            supply_misses: d.supply_misses,
+            boosts_received: d.boosts_received,
+            boosts_given: d.boosts_given,
+            boost_p50_us: us(hist_quantile_ns(&d.boost_hist, 0.50)),
+            boost_p99_us: us(hist_quantile_ns(&d.boost_hist, 0.99)),
             reserve_grants: d.reserve_grants,
             dispatches: d.dispatches,
             preemptions: d.preemptions,
@@ -260,19 +416,31 @@ impl GroupReport {
     }
 }
 
-/// `cur - prev`, field by field, never below zero.
-fn delta(cur: &GroupStats, prev: &GroupStats) -> GroupStats {
-    let mut d = *cur;
-    d.runtime_ns = cur.runtime_ns.saturating_sub(prev.runtime_ns);
-    d.dispatches = cur.dispatches.saturating_sub(prev.dispatches);
-    d.preemptions = cur.preemptions.saturating_sub(prev.preemptions);
-    d.throttles = cur.throttles.saturating_sub(prev.throttles);
-    d.replenishments = cur.replenishments.saturating_sub(prev.replenishments);
-    d.reserve_grants = cur.reserve_grants.saturating_sub(prev.reserve_grants);
-    for (a, b) in d.lat_hist.iter_mut().zip(prev.lat_hist.iter()) {
-        *a = a.saturating_sub(*b);
+impl TaskReport {
+    fn new(t: &TaskSample, before: &TaskStats) -> Self {
+        let s = &t.stats;
+        let mut hist = s.resp_hist;
+        for (a, b) in hist.iter_mut().zip(before.resp_hist) {
+            *a = a.saturating_sub(b);
+        }
+        TaskReport {
+            name: t.name.clone(),
+            tid: i64::from(t.tid),
+            jobs: s.jobs.saturating_sub(before.jobs),
+            misses: s.misses.saturating_sub(before.misses),
+            wcet_overruns: s.wcet_overruns.saturating_sub(before.wcet_overruns),
+            resp_p99_us: us(hist_quantile_ns(&hist, 0.99)),
+            max_response_us: s.max_response_ns as f64 / 1000.0,
+            max_lateness_us: s.max_lateness_ns as f64 / 1000.0,
+            boosts_received: s.boosts_received.saturating_sub(before.boosts_received),
+            boosts_given: s.boosts_given.saturating_sub(before.boosts_given),
+        }
     }
-    d
+}
+
+/// A quantile bound in µs, 0 without samples.
+fn us(ns: Option<u64>) -> f64 {
+    ns.map_or(0.0, |ns| ns as f64 / 1000.0)
 }
 
 /// A latency bound in µs for the table: "≤16us", "≤1.0ms"; "-" without wakeups.
@@ -305,6 +473,7 @@ pub fn server_data() -> StatsServerData<(), Sample> {
     StatsServerData::new()
         .add_meta(Report::meta())
         .add_meta(GroupReport::meta())
+        .add_meta(TaskReport::meta())
         .add_ops("top", StatsOps { open, close: None })
 }
 

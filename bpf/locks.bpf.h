@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * locks.bpf.h - part of axrt.bpf.c (one compilation unit): lock chains of
+ * PI futexes, their priority inheritance and deadlock detection,
+ * spec/POLICY.md "Boosts (priority inheritance) and deadlocks".
+ *
+ * Observation. Three fentry/fexit programs on the kernel's PI futex paths
+ * (the loader leaves them unloaded with --no-lock-trace):
+ *   futex_lock_pi entry   w starts waiting on the futex word at uaddr: its
+ *                         owner is the tid in the word (FUTEX_TID_MASK).
+ *                         Edge w -> lock, lock -> owner (lock_waits,
+ *                         lock_owners); the owner chain is walked.
+ *   futex_lock_pi exit    w stops waiting: the edge goes; if it got the
+ *                         lock (return 0) it is the lock's owner now.
+ *   futex_unlock_pi entry the owner releases: the lock has no owner until
+ *                         the woken waiter returns.
+ * A lock is (tgid, uaddr): futex words are addresses in one process.
+ *
+ * Inheritance. A new edge passes e(w) along the owner chain, to depth
+ * AXRT_CHAIN_MAX, lowering each owner's lock_prio where it is better
+ * (boosts never lower a priority). When an edge goes, the owner's lock_prio
+ * is recomputed from its remaining waiters (lock_waits records each
+ * waiter's effective priority), and so on up its chain. A changed task that
+ * is queued is moved by a dispatch (boost.bpf.h, requeue_q). With
+ * --no-boost the graph is kept (for deadlocks) but no priority changes.
+ *
+ * Deadlock. If the walk from a new edge w -> owner comes back to w, the
+ * edge closed a cycle: one AXRT_EV_DEADLOCK event names the tids and futex
+ * addresses, in the same program run as the edge (well within 1 ms). The
+ * kernel itself then refuses that FUTEX_LOCK_PI with EDEADLK.
+ *
+ * Tids in futex words are of the waiter's pid namespace; this assumes the
+ * initial one (the host's view of its VMs' threads).
+ */
+
+#define FUTEX_TID_MASK	0x3fffffff
+#define FUTEX_WAITERS	0x80000000
+
+struct lock_key {
+	u64 uaddr;
+	u32 tgid;
+	u32 pad;
+};
+
+struct lock_wait {
+	struct lock_key lock;
+	u64 since;
+	u32 prio;		/* the waiter's effective priority */
+	u32 pad;
+};
+
+/* Waiter tid -> the lock it waits for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, s32);
+	__type(value, struct lock_wait);
+	__uint(max_entries, 8192);
+} lock_waits SEC(".maps");
+
+/*
+ * Lock -> owner tid, as last seen. An owner that later releases without
+ * contention (in user space) leaves a stale entry, which only a new wait
+ * on the lock reads again, after refreshing it: LRU bounds them.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lock_key);
+	__type(value, s32);
+	__uint(max_entries, 8192);
+} lock_owners SEC(".maps");
+
+/* Scratch for building a deadlock report (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, u32);
+	__type(value, struct axrt_deadlock_event);
+	__uint(max_entries, 1);
+} cycle_buf SEC(".maps");
+
+/*
+ * Sets task @pid's lock boost to @prio (AXRT_NR_PRIOS = none): lowered only
+ * if @raise_only, set exactly otherwise. Reports and counts a boost that
+ * starts (given by @by) or ends; a queued task whose priority changed is
+ * requeued. Returns @pid's effective priority after, AXRT_NR_PRIOS if
+ * unknown.
+ */
+static u32 set_lock_prio(s32 pid, u32 prio, bool raise_only, s32 by, u32 by_slot)
+{
+	struct task_struct *p;
+	struct task_ctx *tc;
+	u32 was, old, e = AXRT_NR_PRIOS;
+
+	p = bpf_task_from_pid(pid);
+	if (!p)
+		return AXRT_NR_PRIOS;
+	tc = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	if (!tc)
+		goto out;
+	e = tc->prio;
+	if (!boost_enabled || (raise_only && prio >= tc->lock_prio) || prio == tc->lock_prio)
+		goto out;
+	was = tc->lock_prio;
+	old = tc->prio;
+	tc->lock_prio = prio;
+	update_prio(tc);
+	e = tc->prio;
+	if (was >= AXRT_NR_PRIOS) {
+		count_boost(by_slot, by, tc->slot, pid);
+		boost_event(AXRT_EV_BOOST, tc->slot, pid, by, e, old, AXRT_BOOST_LOCK);
+	} else if (prio >= AXRT_NR_PRIOS) {
+		boost_event(AXRT_EV_BOOST_END, tc->slot, pid, 0, e, old, AXRT_BOOST_LOCK);
+	}
+	if (e != old && is_prio_dsq(queued_on(p)))
+		request_requeue(pid, scx_bpf_task_cpu(p));
+out:
+	bpf_task_release(p);
+	return e;
+}
+
+struct best_ctx {
+	s32 owner;
+	u32 best;
+};
+
+static long best_waiter_cb(struct bpf_map *map, s32 *tid, struct lock_wait *w, struct best_ctx *c)
+{
+	s32 *owner = bpf_map_lookup_elem(&lock_owners, &w->lock);
+
+	if (owner && *owner == c->owner && w->prio < c->best)
+		c->best = w->prio;
+	return 0;
+}
+
+/* True if task @pid has a lock boost now. */
+static bool has_lock_boost(s32 pid)
+{
+	struct task_struct *p = bpf_task_from_pid(pid);
+	struct task_ctx *tc;
+	bool boosted = false;
+
+	if (!p)
+		return false;
+	tc = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	if (tc)
+		boosted = tc->lock_prio < AXRT_NR_PRIOS;
+	bpf_task_release(p);
+	return boosted;
+}
+
+/*
+ * Task @pid's waiters changed: recompute its lock boost from the waiters it
+ * has now, then its own owner's, up the chain. A task without a boost can
+ * only gain one (@gain: it just took a lock that has waiters); losing
+ * waiters changes nothing for it, which ends the walk.
+ */
+static void recompute_chain(s32 pid, bool gain)
+{
+	struct best_ctx c;
+	struct lock_wait *w;
+	s32 *next;
+	u32 depth, e;
+
+	if (!boost_enabled)
+		return;
+	bpf_for(depth, 0, AXRT_CHAIN_MAX) {
+		if (pid <= 0 || (!(gain && depth == 0) && !has_lock_boost(pid)))
+			break;
+		c.owner = pid;
+		c.best = AXRT_NR_PRIOS;
+		bpf_for_each_map_elem(&lock_waits, best_waiter_cb, &c, 0);
+		e = set_lock_prio(pid, c.best, false, 0, AXRT_HOST_SLOT);
+		w = bpf_map_lookup_elem(&lock_waits, &pid);
+		if (!w)
+			break;
+		if (e < AXRT_NR_PRIOS)
+			w->prio = e;
+		next = bpf_map_lookup_elem(&lock_owners, &w->lock);
+		if (!next)
+			break;
+		pid = *next;
+	}
+}
+
+/* Reports the cycle in @ev (its tids/addrs filled up to @len). */
+static void report_deadlock(struct axrt_deadlock_event *cyc, u32 len, u64 seen, u32 prio)
+{
+	struct axrt_deadlock_event *ev;
+
+	stat_inc(AXRT_STAT_DEADLOCK);
+	ev = bpf_ringbuf_reserve(&axrt_events, sizeof(*ev), 0);
+	if (!ev) {
+		stat_inc(AXRT_STAT_EV_DROP);
+		return;
+	}
+	__builtin_memcpy(ev->tids, cyc->tids, sizeof(ev->tids));
+	__builtin_memcpy(ev->addrs, cyc->addrs, sizeof(ev->addrs));
+	__builtin_memcpy(ev->tgids, cyc->tgids, sizeof(ev->tgids));
+	ev_fill(&ev->head, AXRT_EV_DEADLOCK, 0, cyc->tids[0], prio);
+	ev->head.arg = len;
+	ev->head.arg2 = ev->head.ts_ns - seen;	/* detection latency */
+	ev->head.ts_ns = seen;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * The new edge @self -> @key -> @owner: pass @self's priority @prio along
+ * the owner chain, and report a deadlock if the chain leads back to @self.
+ */
+static void walk_chain(s32 self, u32 self_slot, struct lock_key *key, s32 owner, u32 prio, u64 now)
+{
+	struct axrt_deadlock_event *cyc;
+	struct lock_wait *w;
+	u32 zero = 0, i, e;
+	s32 cur = owner, *next;
+
+	cyc = bpf_map_lookup_elem(&cycle_buf, &zero);
+	if (!cyc)
+		return;
+	cyc->tids[0] = self;
+	cyc->addrs[0] = key->uaddr;
+	cyc->tgids[0] = key->tgid;
+	bpf_for(i, 1, AXRT_CYCLE_MAX + 1) {
+		if (cur == self) {
+			report_deadlock(cyc, i, now, prio);
+			return;
+		}
+		if (i > AXRT_CHAIN_MAX || i >= AXRT_CYCLE_MAX)
+			return;
+		e = set_lock_prio(cur, prio, true, self, self_slot);
+		w = bpf_map_lookup_elem(&lock_waits, &cur);
+		if (!w)
+			return;
+		if (e < w->prio)
+			w->prio = e;
+		cyc->tids[i & (AXRT_CYCLE_MAX - 1)] = cur;
+		cyc->addrs[i & (AXRT_CYCLE_MAX - 1)] = w->lock.uaddr;
+		cyc->tgids[i & (AXRT_CYCLE_MAX - 1)] = w->lock.tgid;
+		next = bpf_map_lookup_elem(&lock_owners, &w->lock);
+		if (!next)
+			return;
+		cur = *next;
+	}
+}
+
+static __always_inline void lock_key_of(struct lock_key *key, u32 *uaddr)
+{
+	key->uaddr = (u64)uaddr;
+	key->tgid = bpf_get_current_pid_tgid() >> 32;
+	key->pad = 0;
+}
+
+SEC("fentry/futex_lock_pi")
+int BPF_PROG(axrt_futex_lock_pi, u32 *uaddr, unsigned int flags, void *time, int trylock)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct lock_wait w = {};
+	struct task_ctx *tc;
+	s32 self = cur->pid, owner;
+	u32 word;
+
+	if (trylock || bpf_probe_read_user(&word, sizeof(word), uaddr))
+		return 0;
+	owner = word & FUTEX_TID_MASK;
+	if (!owner || owner == self)
+		return 0;
+	tc = bpf_task_storage_get(&task_ctxs, cur, 0, 0);
+	lock_key_of(&w.lock, uaddr);
+	w.since = bpf_ktime_get_ns();
+	w.prio = tc ? tc->prio : AXRT_NR_PRIOS - 1;
+	stat_inc(AXRT_STAT_LOCK_WAIT);
+	bpf_map_update_elem(&lock_waits, &self, &w, BPF_ANY);
+	bpf_map_update_elem(&lock_owners, &w.lock, &owner, BPF_ANY);
+	walk_chain(self, tc ? tc->slot : AXRT_HOST_SLOT, &w.lock, owner, w.prio, w.since);
+	return 0;
+}
+
+SEC("fexit/futex_lock_pi")
+int BPF_PROG(axrt_futex_lock_pi_exit, u32 *uaddr, unsigned int flags, void *time, int trylock,
+	     int ret)
+{
+	s32 self = bpf_get_current_pid_tgid(), old = 0, *ownerp;
+	struct lock_wait *w;
+	struct lock_key key;
+	u32 word = 0;
+
+	w = bpf_map_lookup_elem(&lock_waits, &self);
+	if (!w)
+		return 0;
+	key = w->lock;
+	bpf_map_delete_elem(&lock_waits, &self);
+	ownerp = bpf_map_lookup_elem(&lock_owners, &key);
+	if (ownerp)
+		old = *ownerp;
+	if (ret == 0)
+		bpf_map_update_elem(&lock_owners, &key, &self, BPF_ANY);
+	if (old && old != self)
+		recompute_chain(old, false);
+	/* It owns the lock now; others still wait on it if the kernel says so. */
+	if (ret == 0 && !bpf_probe_read_user(&word, sizeof(word), uaddr) && (word & FUTEX_WAITERS))
+		recompute_chain(self, true);
+	return 0;
+}
+
+SEC("fentry/futex_unlock_pi")
+int BPF_PROG(axrt_futex_unlock_pi, u32 *uaddr, unsigned int flags)
+{
+	s32 self = bpf_get_current_pid_tgid(), *ownerp;
+	struct lock_key key;
+
+	lock_key_of(&key, uaddr);
+	ownerp = bpf_map_lookup_elem(&lock_owners, &key);
+	if (ownerp && *ownerp == self)
+		bpf_map_delete_elem(&lock_owners, &key);
+	recompute_chain(self, false);
+	return 0;
+}
