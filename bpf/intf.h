@@ -221,6 +221,7 @@ struct axrt_deadlock_event {
 	s32 tids[AXRT_CYCLE_MAX];
 	u64 addrs[AXRT_CYCLE_MAX];	/* futex word addresses, in tids[i]'s address space */
 	u32 tgids[AXRT_CYCLE_MAX];
+	char comms[AXRT_CYCLE_MAX][16];	/* the threads' names when the cycle closed */
 };
 
 /* Longest chain of lock owners a boost is passed along (spec/POLICY.md). */

@@ -49,12 +49,16 @@ struct lock_wait {
 	u32 pad;
 };
 
-/* Waiter tid -> the lock it waits for. */
+/*
+ * Waiter tid -> the lock it waits for. Recomputing a boost walks the whole
+ * map (every bucket), so it is kept small: waits beyond 1024 at once are
+ * not followed.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, s32);
 	__type(value, struct lock_wait);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 1024);
 } lock_waits SEC(".maps");
 
 /*
@@ -78,11 +82,12 @@ struct {
 } cycle_buf SEC(".maps");
 
 /*
- * Sets task @pid's lock boost to @prio (AXRT_NR_PRIOS = none): lowered only
- * if @raise_only, set exactly otherwise. Reports and counts a boost that
- * starts (given by @by) or ends; a queued task whose priority changed is
- * requeued. Returns @pid's effective priority after, AXRT_NR_PRIOS if
- * unknown.
+ * Sets task @pid's lock boost to @prio (AXRT_NR_PRIOS = none): with
+ * @raise_only only if that betters its effective priority, set exactly
+ * otherwise (a boost no better than the task's own priority is dropped).
+ * Reports and counts a boost that starts (given by @by) or ends; a queued
+ * task whose priority changed is requeued. Returns @pid's effective
+ * priority after, AXRT_NR_PRIOS if unknown.
  */
 static u32 set_lock_prio(s32 pid, u32 prio, bool raise_only, s32 by, u32 by_slot)
 {
@@ -97,7 +102,9 @@ static u32 set_lock_prio(s32 pid, u32 prio, bool raise_only, s32 by, u32 by_slot
 	if (!tc)
 		goto out;
 	e = tc->prio;
-	if (!boost_enabled || (raise_only && prio >= tc->lock_prio) || prio == tc->lock_prio)
+	if (!raise_only && prio >= tc->base_prio && prio >= tc->yield_prio)
+		prio = AXRT_NR_PRIOS;
+	if (!boost_enabled || (raise_only && prio >= tc->prio) || prio == tc->lock_prio)
 		goto out;
 	was = tc->lock_prio;
 	old = tc->prio;
@@ -185,6 +192,8 @@ static void recompute_chain(s32 pid, bool gain)
 static void report_deadlock(struct axrt_deadlock_event *cyc, u32 len, u64 seen, u32 prio)
 {
 	struct axrt_deadlock_event *ev;
+	struct task_struct *p;
+	u32 i;
 
 	stat_inc(AXRT_STAT_DEADLOCK);
 	ev = bpf_ringbuf_reserve(&axrt_events, sizeof(*ev), 0);
@@ -195,6 +204,18 @@ static void report_deadlock(struct axrt_deadlock_event *cyc, u32 len, u64 seen, 
 	__builtin_memcpy(ev->tids, cyc->tids, sizeof(ev->tids));
 	__builtin_memcpy(ev->addrs, cyc->addrs, sizeof(ev->addrs));
 	__builtin_memcpy(ev->tgids, cyc->tgids, sizeof(ev->tgids));
+	/* Their names now: the threads may be gone when user space reads the event. */
+	bpf_for(i, 0, AXRT_CYCLE_MAX) {
+		if (i >= len)
+			break;
+		p = bpf_task_from_pid(cyc->tids[i]);
+		if (!p) {
+			ev->comms[i][0] = 0;
+			continue;
+		}
+		bpf_probe_read_kernel_str(ev->comms[i], sizeof(ev->comms[i]), p->comm);
+		bpf_task_release(p);
+	}
 	ev_fill(&ev->head, AXRT_EV_DEADLOCK, 0, cyc->tids[0], prio);
 	ev->head.arg = len;
 	ev->head.arg2 = ev->head.ts_ns - seen;	/* detection latency */

@@ -10,7 +10,6 @@
 //! The event stream: draining it, writing it out, counting and summarising it.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -160,13 +159,6 @@ impl Tally {
     }
 }
 
-/// The name of a thread (`/proc/TGID/task/TID/comm`), if it still exists.
-fn comm(tgid: u32, tid: i32) -> Option<String> {
-    fs::read_to_string(format!("/proc/{tgid}/task/{tid}/comm"))
-        .ok()
-        .map(|s| s.trim_end().to_string())
-}
-
 /// One event as a JSON object (a line of the `--events` file): the common fields, the VM's
 /// name when the event concerns a named group, and the kind's own fields.
 pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
@@ -234,7 +226,7 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
                     json!({
                         "tid": e.tid,
                         "tgid": e.tgid,
-                        "comm": comm(e.tgid, e.tid),
+                        "comm": e.comm,
                         "futex": format!("{:#x}", e.addr),
                     })
                 })
@@ -261,10 +253,7 @@ pub fn describe_deadlock(ev: &Event) -> String {
             let next = &ev.cycle[(i + 1) % n];
             format!(
                 "tid {} ({}) waits for futex {:#x} held by tid {}",
-                e.tid,
-                comm(e.tgid, e.tid).unwrap_or_else(|| "?".into()),
-                e.addr,
-                next.tid
+                e.tid, e.comm, e.addr, next.tid
             )
         })
         .collect();
@@ -429,11 +418,13 @@ mod tests {
                 tid: 7,
                 tgid: 1,
                 addr: 0x1000,
+                comm: "dl-b".into(),
             },
             LockEdge {
                 tid: 8,
                 tgid: 1,
                 addr: 0x2000,
+                comm: "dl-a".into(),
             },
         ];
         let v = to_json(&d, &names);
@@ -443,7 +434,7 @@ mod tests {
         assert!(!v.to_string().contains('\n'));
         let line = describe_deadlock(&d);
         assert!(
-            line.starts_with("deadlock: tid 7 (") && line.contains("futex 0x1000 held by tid 8"),
+            line.starts_with("deadlock: tid 7 (dl-b) waits for futex 0x1000 held by tid 8"),
             "{line}"
         );
         assert!(

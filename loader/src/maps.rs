@@ -322,7 +322,7 @@ pub struct Event {
 }
 
 /// One edge of a wait-for cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockEdge {
     /// The waiting thread.
     pub tid: i32,
@@ -330,6 +330,8 @@ pub struct LockEdge {
     pub tgid: u32,
     /// The address of the futex word it waits on, in that process.
     pub addr: u64,
+    /// Its name when the cycle closed.
+    pub comm: String,
 }
 
 /// Kinds of [`Event`].
@@ -408,6 +410,7 @@ pub fn parse_event(data: &[u8]) -> Option<Event> {
                 tid: d.tids[i],
                 tgid: d.tgids[i],
                 addr: d.addrs[i],
+                comm: crate::exit::c_array_to_string(&d.comms[i]),
             })
             .collect();
     }
