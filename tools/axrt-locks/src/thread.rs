@@ -50,26 +50,14 @@ pub fn online_cpus() -> usize {
     n.max(1) as usize
 }
 
-/// Reads `clock` in ns.
-pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec to write.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+/// Reads `clock` in ns (shared with axrt-vmload).
+pub use axrt_vmload::clock::read as clock_ns;
 
 /// CLOCK_MONOTONIC in ns (bpf_ktime_get_ns()'s clock).
-pub fn mono_ns() -> u64 {
-    clock_ns(libc::CLOCK_MONOTONIC)
-}
+pub use axrt_vmload::clock::now_ns as mono_ns;
 
 /// The calling thread's CPU time in ns.
-pub fn cpu_ns() -> u64 {
-    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
-}
+pub use axrt_vmload::clock::thread_cpu_ns as cpu_ns;
 
 /// The CPU-time clock of thread `t`.
 pub fn cpu_clock_of(t: libc::pthread_t) -> Option<libc::clockid_t> {

@@ -3,7 +3,8 @@
 // Clocks: CLOCK_MONOTONIC timestamps, the calling thread's CPU time, and absolute sleeps
 // (clock_nanosleep TIMER_ABSTIME) that report a signal instead of hiding it.
 
-fn read(clock: libc::clockid_t) -> u64 {
+/// Reads `clock` (any clock id, e.g. another thread's CPU-time clock), in nanoseconds.
+pub fn read(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
