@@ -32,6 +32,13 @@ struct {
 	__uint(max_entries, 4096);
 } requeue_q SEC(".maps");
 
+/*
+ * Entries pushed on requeue_q and not popped yet: dispatch looks at the
+ * queue (a map operation under the queue's lock, shared by every CPU) only
+ * when this says there is something to pop.
+ */
+s32 nr_requeue;
+
 /* Counts a boost given by @from_slot's task @from to @to_slot's task @to. */
 static __always_inline void count_boost(u32 from_slot, s32 from, u32 to_slot, s32 to)
 {
@@ -150,8 +157,9 @@ static bool dispatch_boosts(s32 cpu)
 	u32 i;
 
 	bpf_for(i, 0, REQUEUE_BATCH) {
-		if (bpf_map_pop_elem(&requeue_q, &pid))
+		if (nr_requeue <= 0 || bpf_map_pop_elem(&requeue_q, &pid))
 			break;
+		__sync_fetch_and_sub(&nr_requeue, 1);
 		move_task(pid, -1);
 	}
 	target = yield_target[cpu & (MAX_CPUS - 1)];
@@ -166,6 +174,8 @@ static __always_inline void request_requeue(s32 pid, s32 cpu)
 {
 	if (bpf_map_push_elem(&requeue_q, &pid, 0))
 		stat_inc(AXRT_STAT_EV_DROP);
+	else
+		__sync_fetch_and_add(&nr_requeue, 1);
 	if (cpu >= 0)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 }

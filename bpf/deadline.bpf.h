@@ -78,23 +78,22 @@ static void job_complete(struct task_struct *p, struct task_ctx *tc, u64 now)
 	}
 }
 
-/*
- * Adds @d (+1 or -1) to the runnable tasks of @g at @now, integrating the
- * demand up to now first. Returns the demand of the window so far.
- */
-static __always_inline u64 demand_step(struct group *g, u64 now, s32 d)
+/* Integrates @g's demand up to @now. Call with g->lock held. */
+static __always_inline void demand_integrate(struct group *g, u64 now)
 {
-	u64 acc;
-
-	bpf_spin_lock(&g->lock);
 	if (now > g->demand_last)
 		g->demand_acc += (u64)g->demand_nr * (now - g->demand_last);
 	g->demand_last = now;
+}
+
+/* Adds @d (+1 or -1) to the runnable tasks of @g at @now. */
+static __always_inline void demand_step(struct group *g, u64 now, s32 d)
+{
+	bpf_spin_lock(&g->lock);
+	demand_integrate(g, now);
 	if (d > 0 || g->demand_nr > 0)
 		g->demand_nr += d;
-	acc = g->demand_acc;
 	bpf_spin_unlock(&g->lock);
-	return acc;
 }
 
 /* The demand of @g's window up to @now; the next window starts at 0. */
@@ -103,9 +102,7 @@ static __always_inline u64 demand_take(struct group *g, u64 now)
 	u64 acc;
 
 	bpf_spin_lock(&g->lock);
-	if (now > g->demand_last)
-		g->demand_acc += (u64)g->demand_nr * (now - g->demand_last);
-	g->demand_last = now;
+	demand_integrate(g, now);
 	acc = g->demand_acc;
 	g->demand_acc = 0;
 	bpf_spin_unlock(&g->lock);
