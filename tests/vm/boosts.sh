@@ -101,11 +101,22 @@ done
 # the acquisitions in most rounds, 0.94x in one disturbed round; a timing figure, reported
 # here, not asserted.
 note "both rounds: $sum_a acquisitions with boosts, $sum_n without"
-boost_ev=$(jq -s '[.[] | select(.kind == "boost" and .cause == "yield" and .vm == "lk" and .by > 0)] | length' "$AXRT_OUT/boosts-boost-1.jsonl")
-end_ev=$(jq -s '[.[] | select(.kind == "boost_end" and .cause == "yield")] | length' "$AXRT_OUT/boosts-boost-1.jsonl")
-note "round 1 events: $boost_ev yield boosts, $end_ev boost ends"
-check_eq "every counted yield boost is an event naming the yielding vCPU thread" "${boosts_boost_1:-0}" "$boost_ev"
-check "every yield boost ends (boost_end events $end_ev >= boosts $boost_ev - 3)" test "$end_ev" -ge $((boost_ev - 3))
+ev1=$AXRT_OUT/boosts-boost-1.jsonl
+boost_ev=$(jq -s '[.[] | select(.kind == "boost" and .cause == "yield" and .vm == "lk" and .by > 0)] | length' "$ev1")
+# A boost of a task that is still boosted (two waiters yield to one holder) extends the same
+# boost: one end covers both. So: every boost is followed by an end of the same thread's boost.
+unended=$(jq -s '[.[] | select(.cause == "yield")] as $e
+	| [$e[] | select(.kind == "boost") as $b
+	   | select([$e[] | select(.kind == "boost_end" and .tid == $b.tid and .ts_ns >= $b.ts_ns)] | length == 0)]
+	| length' "$ev1")
+note "round 1 events: $boost_ev yield boosts, $unended not followed by an end"
+# The --stats reports may lack the run's last interval (the VM's cgroup, and its counters, are
+# gone before the next report; the loader's own thread waits behind the priority-100 vCPUs), the
+# event stream has every boost: at least as many events as counted boosts.
+check "every counted yield boost is an event naming the yielding vCPU thread (events $boost_ev, counted ${boosts_boost_1:-0})" \
+	test "$boost_ev" -ge "${boosts_boost_1:-0}"
+check "every yield boost ends ($unended of $boost_ev not followed by an end of that thread's boost)" \
+	test "$unended" -le 3
 
 # --- lock chains: priority inversion --------------------------------------------------------------
 # inv_run MODE HOG_MS: one inversion under scx_axrt (MODE boost or no-boost) with hogs of HOG_MS;
