@@ -446,6 +446,22 @@ static void arm_group_timer(struct group *g)
 }
 
 /*
+ * A slot taken by a new cgroup counts from zero: what its previous group
+ * counted is the loader's to keep (its ledger credits it to that group).
+ */
+static void reset_slot_stats(u32 slot)
+{
+	struct axrt_group_stats *st;
+	u32 cpu;
+
+	bpf_for(cpu, 0, nr_cpus()) {
+		st = bpf_map_lookup_percpu_elem(&axrt_group_stats, &slot, cpu);
+		if (st)
+			__builtin_memset(st, 0, sizeof(*st));
+	}
+}
+
+/*
  * The slot of the group whose cgroup id is @cgid, taking a free slot if
  * the cgroup has a spec or a cpu.max budget but no slot yet; -1 if it is no
  * group. Slow path: runs only when a task (re)resolves.
@@ -478,6 +494,7 @@ static s32 group_slot(u64 cgid)
 			slotp = bpf_map_lookup_elem(&slot_of, &cgid);
 			return slotp ? *slotp : -1;
 		}
+		reset_slot_stats(s);
 		g->info.throttled = 0;
 		g->info.nr_running = 0;
 		g->info.budget_ns = 0;

@@ -9,19 +9,6 @@
 
 //! `scx_axrt`: the user-space tier of the AxRT sched_ext scheduler.
 
-mod bpf_intf;
-mod bpf_skel;
-mod cli;
-mod config;
-mod discovery;
-mod events;
-mod exit;
-mod logger;
-mod maps;
-mod preflight;
-mod sched;
-mod stats;
-
 use std::io::Write;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -34,12 +21,13 @@ use anyhow::Result;
 use clap::Parser;
 use scx_stats::prelude::StatsServer;
 
-use crate::cli::Opts;
-use crate::config::{Config, ConfigError};
-use crate::discovery::{Host, State};
-use crate::maps::Maps;
-use crate::sched::{Scheduler, OPS_NAME};
-use crate::stats::{Report, Sample, TaskSample};
+use scx_axrt::cli::Opts;
+use scx_axrt::config::{Config, ConfigError};
+use scx_axrt::discovery::{Host, State};
+use scx_axrt::maps::{GroupState, GroupStats, Maps};
+use scx_axrt::sched::{Scheduler, OPS_NAME};
+use scx_axrt::stats::{group_name, Ledger, Report, Sample, TaskSample};
+use scx_axrt::{discovery, events, logger, preflight, stats};
 
 /// Exit status for a configuration that cannot be used (nothing was loaded).
 const EXIT_CONFIG: u8 = 2;
@@ -152,6 +140,7 @@ fn main() -> ExitCode {
                 Err(e) => log::warn!("no event stream: {e:#}"),
             }
             let info = sched.run_with(&stop, |maps| brain.tick(maps));
+            brain.finish(sched.maps());
             done.store(true, Ordering::Relaxed);
             info
         });
@@ -194,6 +183,10 @@ struct Brain<'a> {
     last_scan: Option<Instant>,
     /// When --stats last printed, and the sample it printed up to.
     last_print: Option<(Instant, Sample)>,
+    /// The first sample --stats took in this load: the totals at the end start there.
+    first: Option<Sample>,
+    /// Counters of groups whose cgroups are gone.
+    ledger: Ledger,
     /// VM names by cgroup id, for the event thread.
     names: &'a events::Names,
     /// --stats could not be written any more.
@@ -217,6 +210,8 @@ impl<'a> Brain<'a> {
             applied: State::default(),
             last_scan: None,
             last_print: None,
+            first: None,
+            ledger: Ledger::default(),
             names,
             stats_closed: false,
         }
@@ -228,6 +223,8 @@ impl<'a> Brain<'a> {
         self.applied = State::default();
         self.last_scan = None;
         self.last_print = None;
+        self.first = None;
+        self.ledger = Ledger::default();
     }
 
     /// Called every poll period while attached: rescans when due, answers the stats server,
@@ -240,6 +237,8 @@ impl<'a> Brain<'a> {
             self.last_scan = Some(Instant::now());
             self.rescan(maps);
         }
+        // Every poll, so that a group's counters are seen shortly before its cgroup goes.
+        self.observe_groups(maps)?;
         if let Some((tx, rx)) = self.server.map(|s| s.channels()) {
             // Requests in, samples out.
             while rx.try_recv().is_ok() {
@@ -269,10 +268,31 @@ impl<'a> Brain<'a> {
                         log::warn!("--stats output stopped: {e}");
                     }
                 }
+                self.first.get_or_insert_with(|| cur.clone());
                 self.last_print = Some((Instant::now(), cur));
             }
         }
         Ok(())
+    }
+
+    /// At the end of a load, with --stats: the report over the whole load (from the first
+    /// sample to now), marked as totals, after the last interval's.
+    fn finish(&mut self, maps: &Maps) {
+        if self.opts.stats.is_none() || self.stats_closed {
+            return;
+        }
+        let Some(first) = self.first.take() else {
+            return;
+        };
+        match self.sample(maps) {
+            Ok(last) => {
+                let report = Report::between(&first, &last).as_totals();
+                if let Err(e) = report.print(self.opts.json, &mut std::io::stdout()) {
+                    log::warn!("--stats output stopped: {e}");
+                }
+            }
+            Err(e) => log::warn!("cannot read the final statistics: {e:#}"),
+        }
     }
 
     /// One discovery pass: scans, writes the difference, returns what the maps now hold.
@@ -300,12 +320,28 @@ impl<'a> Brain<'a> {
         }
     }
 
-    /// The cumulative statistics now, grouped by VM.
-    fn sample(&self, maps: &Maps) -> Result<Sample> {
-        let host = maps.read_host()?;
+    /// Reads the BPF groups into the ledger; returns them.
+    fn observe_groups(&mut self, maps: &Maps) -> Result<Vec<(GroupState, GroupStats)>> {
         let groups = maps.read_groups()?;
+        let (cfg, applied) = (self.cfg, &self.applied);
+        self.ledger
+            .observe(&groups, |cgid| group_name(cfg, applied, cgid));
+        Ok(groups)
+    }
+
+    /// The cumulative statistics now, grouped by VM.
+    fn sample(&mut self, maps: &Maps) -> Result<Sample> {
+        let host = maps.read_host()?;
+        let groups = self.observe_groups(maps)?;
         let at_ns = self.start.elapsed().as_nanos() as u64;
-        let mut sample = Sample::build(self.cfg, &self.applied, host, &groups, at_ns);
+        let mut sample = Sample::build(
+            self.cfg,
+            &self.applied,
+            host,
+            &groups,
+            self.ledger.retired(),
+            at_ns,
+        );
         for (tid, t) in &self.applied.tasks {
             if let Some(stats) = maps.read_task(*tid)? {
                 let vm = &self.cfg.vms[self.cfg.tasks[t.rule].vm].params.name;

@@ -139,6 +139,11 @@ impl<'obj> Scheduler<'obj> {
     }
 
     /// True once the kernel has recorded an exit (ops.exit() ran).
+    /// The maps of the loaded object (readable after detaching, until the scheduler is dropped).
+    pub fn maps(&self) -> &Maps {
+        &self.maps
+    }
+
     pub fn exited(&self) -> bool {
         uei_exited!(&self.skel, uei)
     }

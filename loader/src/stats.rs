@@ -9,6 +9,7 @@
 
 //! Samples, interval reports, their text and JSON forms, the stats server and --monitor.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,11 @@ use crate::maps::{hist_quantile_ns, GroupState, GroupStats, TaskStats};
 
 /// scx_stats' default socket, where the scheduler serves and --monitor connects.
 pub const SOCKET: &str = "/var/run/scx/root/stats";
+
+/// [`Report::scope`] of a report over one --stats interval.
+pub const SCOPE_INTERVAL: &str = "interval";
+/// [`Report::scope`] of the report over a whole run, printed when the scheduler stops.
+pub const SCOPE_RUN: &str = "run";
 
 /// Name of the group of every task outside the configured VMs.
 pub const HOST: &str = "host";
@@ -64,14 +70,59 @@ pub struct GroupSample {
     pub stats: GroupStats,
 }
 
+/// The name a cgroup's group is shown under: its VM's, or `cgroup:ID` for a cgroup with a
+/// cpu.max budget that no `[[vm]]` names.
+pub fn group_name(cfg: &Config, state: &State, cgid: u64) -> String {
+    match state.vm_of(cgid) {
+        Some(vm) => cfg.vms[vm].params.name.clone(),
+        None => format!("cgroup:{cgid}"),
+    }
+}
+
+/// The counters of each BPF group slot, kept across the slot's life: when a VM's cgroup goes
+/// away (its slot is freed, or taken by another cgroup), what it counted stays with its group
+/// name, so a VM's cumulative counters never go back and a run's totals include VMs that are
+/// gone. The BPF tier zeroes a slot's counters when a cgroup takes it; what a group counted
+/// after the last observation is lost, so the loader observes at every poll (100 ms).
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Slot -> (cgroup id, group name, counters) as last observed.
+    live: BTreeMap<u32, (u64, String, GroupStats)>,
+    /// Group name -> counters of its slots that are gone.
+    retired: BTreeMap<String, GroupStats>,
+}
+
+impl Ledger {
+    /// Takes in the groups the BPF tier has now; `name` names a cgroup's group.
+    pub fn observe(&mut self, groups: &[(GroupState, GroupStats)], name: impl Fn(u64) -> String) {
+        let live: BTreeMap<u32, (u64, String, GroupStats)> = groups
+            .iter()
+            .map(|(g, st)| (g.slot, (g.cgid, name(g.cgid), *st)))
+            .collect();
+        for (slot, (cgid, name, st)) in std::mem::take(&mut self.live) {
+            if live.get(&slot).is_none_or(|(c, _, _)| *c != cgid) {
+                self.retired.entry(name).or_default().add(&st);
+            }
+        }
+        self.live = live;
+    }
+
+    /// Counters of groups whose slots are gone, by group name.
+    pub fn retired(&self) -> &BTreeMap<String, GroupStats> {
+        &self.retired
+    }
+}
+
 impl Sample {
-    /// Groups the BPF tier's per-cgroup statistics by VM. `state` says which cgroup is which
-    /// VM's; every VM of `cfg` appears, found or not.
+    /// Groups the BPF tier's per-cgroup statistics by VM, adding what groups whose cgroups are
+    /// gone counted (`retired`, by group name). `state` says which cgroup is which VM's; every
+    /// VM of `cfg` appears, found or not.
     pub fn build(
         cfg: &Config,
         state: &State,
         host: GroupStats,
         groups: &[(GroupState, GroupStats)],
+        retired: &BTreeMap<String, GroupStats>,
         at_ns: u64,
     ) -> Self {
         let mut out: Vec<GroupSample> = cfg
@@ -84,25 +135,25 @@ impl Sample {
                 stats: GroupStats::default(),
             })
             .collect();
-        for (gs, st) in groups {
-            let slot = match state.vm_of(gs.cgid) {
-                Some(vm) => vm,
+        let mut add = |name: String, cgroups: u64, st: &GroupStats| {
+            let i = match out.iter().position(|g| g.name == name) {
+                Some(i) => i,
                 None => {
-                    let name = format!("cgroup:{}", gs.cgid);
-                    match out.iter().position(|g| g.name == name) {
-                        Some(i) => i,
-                        None => {
-                            out.push(GroupSample {
-                                name,
-                                cgroups: 1,
-                                stats: GroupStats::default(),
-                            });
-                            out.len() - 1
-                        }
-                    }
+                    out.push(GroupSample {
+                        name,
+                        cgroups,
+                        stats: GroupStats::default(),
+                    });
+                    out.len() - 1
                 }
             };
-            out[slot].stats.add(st);
+            out[i].stats.add(st);
+        };
+        for (gs, st) in groups {
+            add(group_name(cfg, state, gs.cgid), 1, st);
+        }
+        for (name, st) in retired {
+            add(name.clone(), 0, st);
         }
         out.push(GroupSample {
             name: HOST.into(),
@@ -124,6 +175,11 @@ pub struct Report {
     /// Length of the interval.
     #[stat(desc = "length of the interval (s)")]
     pub interval_s: f64,
+    /// What the interval is: `interval` (one --stats period) or `run` (the whole run, printed
+    /// once when the scheduler stops).
+    #[stat(desc = "interval, or run: the whole run (printed at exit)")]
+    #[serde(default)]
+    pub scope: String,
     /// One entry per group, VMs first, the host group last.
     #[stat(desc = "per group (VM, host)")]
     pub groups: Vec<GroupReport>,
@@ -269,15 +325,28 @@ impl Report {
             .collect();
         Report {
             interval_s: span_ns as f64 / 1e9,
+            scope: SCOPE_INTERVAL.into(),
             groups,
             tasks,
         }
     }
 
     /// The report as a table, one line per group after a header.
+    /// The same report, marked as the totals of a whole run.
+    pub fn as_totals(mut self) -> Self {
+        self.scope = SCOPE_RUN.into();
+        self
+    }
+
+    /// True for the totals of a whole run.
+    pub fn is_totals(&self) -> bool {
+        self.scope == SCOPE_RUN
+    }
+
     pub fn format_table(&self) -> String {
         let mut s = format!(
-            "scx_axrt: {:.2}s\n{:<16} {:>7} {:>4} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8}\n",
+            "scx_axrt: {}{:.2}s\n{:<16} {:>7} {:>4} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8}\n",
+            if self.is_totals() { "totals over " } else { "" },
             self.interval_s,
             "group",
             "cpu%",
@@ -558,7 +627,14 @@ mod tests {
             (state(11), stats(50, 2, &[(10, 1)])),
             (state(99), stats(7, 0, &[])),
         ];
-        let s = Sample::build(&cfg(), &discovered(), stats(1, 0, &[]), &groups, 5);
+        let s = Sample::build(
+            &cfg(),
+            &discovered(),
+            stats(1, 0, &[]),
+            &groups,
+            &BTreeMap::new(),
+            5,
+        );
         let names: Vec<&str> = s.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["control", "batch", "cgroup:99", "host"]);
         assert_eq!(s.groups[0].cgroups, 2);
@@ -571,7 +647,51 @@ mod tests {
 
     fn sample(at_ns: u64, control: GroupStats, host: GroupStats) -> Sample {
         let groups = [(state(10), control)];
-        Sample::build(&cfg(), &discovered(), host, &groups, at_ns)
+        Sample::build(
+            &cfg(),
+            &discovered(),
+            host,
+            &groups,
+            &BTreeMap::new(),
+            at_ns,
+        )
+    }
+
+    #[test]
+    fn a_vm_whose_cgroup_went_keeps_what_it_counted() {
+        let (cfg, st) = (cfg(), discovered());
+        let name = |c| group_name(&cfg, &st, c);
+        let mut ledger = Ledger::default();
+        let mut other = state(99);
+        other.slot = 2;
+        ledger.observe(
+            &[(state(10), stats(100, 1, &[])), (other, stats(5, 0, &[]))],
+            name,
+        );
+        // Cgroup 10 is gone and cgroup 11 (the same VM) took its slot, counting from zero;
+        // cgroup 99's slot was freed.
+        let mut new = state(11);
+        new.slot = 1;
+        let now = [(new, stats(30, 1, &[]))];
+        ledger.observe(&now, name);
+        assert_eq!(
+            ledger.retired().get("control").map(|s| s.runtime_ns),
+            Some(100)
+        );
+        let s = Sample::build(&cfg, &st, GroupStats::default(), &now, ledger.retired(), 1);
+        let control = &s.groups[0];
+        assert_eq!(
+            (control.stats.runtime_ns, control.stats.throttles),
+            (130, 2)
+        );
+        let gone = s.groups.iter().find(|g| g.name == "cgroup:99").unwrap();
+        assert_eq!((gone.cgroups, gone.stats.runtime_ns), (0, 5));
+        // Observing the same groups again retires nothing more.
+        ledger.observe(&now, name);
+        assert_eq!(
+            ledger.retired().get("control").map(|s| s.runtime_ns),
+            Some(100)
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ wait_state() {
 
 # Test results: one line each, "PASS: what" or "FAIL: what: why", on the console and in
 # $AXRT_OUT/results.
+# interval_reports FILE: scx_axrt's --json interval reports in a log (not the run's totals).
+interval_reports() { grep '^{' "$1" | grep -v '"scope":"run"'; }
+
 pass() { echo "PASS: $1" | tee -a "$AXRT_OUT/results"; }
 fail() { echo "FAIL: $1: $2" | tee -a "$AXRT_OUT/results"; }
 # check_eq WHAT EXPECTED ACTUAL

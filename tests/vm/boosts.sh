@@ -66,11 +66,11 @@ lock_run() {
 }
 # lk_sum LOG FIELD: the sum of group lk's FIELD over the --stats reports of LOG.
 lk_sum() {
-	grep '^{' "$1" | jq -s --arg f "$2" '[.[].groups[] | select(.name == "lk") | .[$f]] | add // 0'
+	interval_reports "$1" | jq -s --arg f "$2" '[.[].groups[] | select(.name == "lk") | .[$f]] | add // 0'
 }
 # lk_max LOG FIELD: the largest value of group lk's FIELD in the reports of LOG.
 lk_max() {
-	grep '^{' "$1" | jq -s --arg f "$2" '[.[].groups[] | select(.name == "lk") | .[$f]] | max // 0'
+	interval_reports "$1" | jq -s --arg f "$2" '[.[].groups[] | select(.name == "lk") | .[$f]] | max // 0'
 }
 for round in 1 2; do
 	for mode in boost no-boost; do
@@ -132,7 +132,7 @@ inv_run() {
 		--go /tmp/inv.go --json /tmp/inv-$1-$2.json
 	prog=$!
 	n=0
-	until [ "$(grep '^{' $SCX_LOG | tail -1 | jq '[.tasks[]? | select(.name == "locks/pi-low" or .name == "locks/pi-high")] | length')" = 2 ]; do
+	until [ "$(interval_reports $SCX_LOG | tail -1 | jq '[.tasks[]? | select(.name == "locks/pi-low" or .name == "locks/pi-high")] | length')" = 2 ]; do
 		n=$((n + 1))
 		[ $n -gt 300 ] && break
 		usleep 50000

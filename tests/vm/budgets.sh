@@ -60,7 +60,7 @@ check "the competing unbudgeted hog group gets more than both budgeted VMs toget
 
 # Throttles, from scx_axrt's own JSON statistics (one object per line, per-interval counts).
 throttles() {
-	grep '^{' $SCX_LOG | jq -s --arg n "$1" '[.[].groups[] | select(.name == $n) | .throttles] | add // 0'
+	interval_reports $SCX_LOG | jq -s --arg n "$1" '[.[].groups[] | select(.name == $n) | .throttles] | add // 0'
 }
 periods=$((secs * 10))
 # A cgroup whose budget comes only from cpu.max is reported as "cgroup:<id>" (its inode).

@@ -83,7 +83,7 @@ cat /tmp/dl-vmload.txt >>"$OUT"
 usleep 300000 # two more --stats intervals, so the last jobs are in a report
 # task_sum NAME FIELD: the sum of FIELD over the --stats reports for thread NAME.
 task_sum() {
-	grep '^{' $SCX_LOG | jq -s --arg n "$1" --arg f "$2" '[.[].tasks[]? | select(.name == $n) | .[$f]] | add // 0'
+	interval_reports $SCX_LOG | jq -s --arg n "$1" --arg f "$2" '[.[].tasks[]? | select(.name == $n) | .[$f]] | add // 0'
 }
 for v in 0 1; do
 	eval "guest_jobs$v=\$(field /tmp/dl-vmload.txt rt $v 4)"
@@ -116,7 +116,7 @@ cg_make axrt-dl/hi
 reports() { grep -c '^{' $SCX_LOG; }
 # window_sum NAME FIELD FROM: the sum of FIELD of group NAME over the reports after line FROM.
 window_sum() {
-	grep '^{' $SCX_LOG | tail -n +$(($3 + 1)) | jq -s --arg n "$1" --arg f "$2" \
+	interval_reports $SCX_LOG | tail -n +$(($3 + 1)) | jq -s --arg n "$1" --arg f "$2" \
 		'[.[].groups[] | select(.name == $n) | .[$f]] | add // 0'
 }
 # Both on CPU 1: the other CPU stays free for the host (this script, scx_axrt's brain).

@@ -32,7 +32,7 @@ u1=$(cg_usage axrt-res/low) t1=$(now_us)
 low=$(share_pct $((u1 - u0)) $((t1 - t0)))
 cg_kill axrt-res/high
 cg_kill axrt-res/low
-grants=$(grep '^{' $SCX_LOG | jq -s '[.[].groups[] | select(.name == "low") | .reserve_grants] | add // 0')
+grants=$(interval_reports $SCX_LOG | jq -s '[.[].groups[] | select(.name == "low") | .reserve_grants] | add // 0')
 echo "reserve: lowest-priority task under a saturating priority-0 load: $low% of a CPU, $grants reserve grants in ${secs}s" |
 	tee "$AXRT_OUT/reserve.txt"
 check "the lowest-priority task keeps running under saturating high-priority load (got $((u1 - u0)) us)" \

@@ -14,6 +14,7 @@ mod plot;
 mod report;
 mod scenario;
 mod scx;
+mod story;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -227,7 +228,15 @@ impl Suite {
             modes: self.modes.clone(),
             runs,
         };
-        let table = report::markdown(&results, &self.scenarios);
+        let mut table = report::markdown(&results, &self.scenarios);
+        let said = story::sentences(&results, &self.scenarios);
+        if !said.is_empty() {
+            table += "\nWhat the numbers say:\n\n";
+            for line in &said {
+                table += &format!("- {line}.\n");
+            }
+        }
+        let scx_tables = report::scx_axrt_tables(&results, &self.scenarios);
         write(
             out,
             "results.json",
@@ -235,9 +244,10 @@ impl Suite {
         )?;
         write(out, "results.md", &table)?;
         write(out, "results.svg", &report::picture(&results))?;
-        print!("\n{table}");
+        write(out, "scx_axrt-totals.txt", &scx_tables)?;
+        print!("\n{table}\n{scx_tables}");
         println!(
-            "axrt-validate: wrote results.json, results.md and results.svg to {}",
+            "axrt-validate: wrote results.json, results.md, results.svg and scx_axrt-totals.txt to {}",
             out.display()
         );
         Ok(results.runs.iter().all(|r| r.error.is_none()))
@@ -284,10 +294,9 @@ impl Suite {
                 scenario: s.id,
                 mode: m,
                 vms,
-                throttles: scx_log
+                scx_axrt: scx_log
                     .and_then(|l| fs::read_to_string(l).ok())
-                    .map(|l| scx::throttles(&l))
-                    .unwrap_or_default(),
+                    .and_then(|l| scx::totals(&l)),
                 error: None,
                 repeated_after: None,
             },

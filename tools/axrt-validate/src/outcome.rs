@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use axrt_vmload::cli::Workload;
 use axrt_vmload::report::RunReport;
+use scx_axrt::stats::Report;
 use serde::Serialize;
 
 use crate::mode::Mode;
@@ -54,8 +55,9 @@ pub struct RunOutcome {
     pub mode: Mode,
     /// Per VM, in scenario order (empty if the run failed).
     pub vms: Vec<VmOutcome>,
-    /// scx_axrt's throttle counts per VM (axrt mode only).
-    pub throttles: BTreeMap<String, u64>,
+    /// scx_axrt's own statistics over the run, as it printed them when it stopped (axrt
+    /// mode only).
+    pub scx_axrt: Option<Report>,
     /// Why the run produced no figures, if it did not.
     pub error: Option<String>,
     /// The error of a first attempt that hit a guest fault and was repeated.
@@ -69,7 +71,7 @@ impl RunOutcome {
             scenario,
             mode,
             vms: Vec::new(),
-            throttles: BTreeMap::new(),
+            scx_axrt: None,
             error: Some(error),
             repeated_after: None,
         }

@@ -177,6 +177,32 @@ pub fn markdown(results: &Results, scenarios: &[Scenario]) -> String {
     t
 }
 
+/// scx_axrt's own statistics over each of its runs, in its own table format: per VM the CPU
+/// used (% of one CPU), throttles and replenishments, misses, reserve grants and wakeup latency.
+pub fn scx_axrt_tables(results: &Results, scenarios: &[Scenario]) -> String {
+    let mut t = String::new();
+    for s in scenarios {
+        let Some(r) = results.run(s.id, Mode::Axrt) else {
+            continue;
+        };
+        match &r.scx_axrt {
+            Some(totals) => {
+                let _ = writeln!(
+                    t,
+                    "scx_axrt's statistics of scenario {} ({}), as it printed them when it stopped:",
+                    s.id, s.title
+                );
+                t += &totals.format_table();
+            }
+            None => {
+                let _ = writeln!(t, "scenario {}: scx_axrt printed no statistics", s.id);
+            }
+        }
+        t += "\n";
+    }
+    t
+}
+
 /// One line saying where and how the suite ran.
 fn setting(results: &Results) -> String {
     format!(
@@ -276,7 +302,7 @@ mod tests {
                 vm("s1-rt", Role::Realtime, 31.0, None, Some(rt_miss)),
                 vm("s1-hog", Role::Other, 49.5, Some(50.0), None),
             ],
-            throttles: Default::default(),
+            scx_axrt: None,
             error: None,
             repeated_after: None,
         };

@@ -2,9 +2,9 @@
 //
 // scx_axrt as a child process: started with a configuration and JSON statistics, ready when it
 // prints "scx_axrt: active", stopped with SIGINT; the host must be back on its default scheduler
-// afterwards. Its output goes to a log file, and the per-VM throttle counts are read from it.
+// afterwards. Its output goes to a log file, and its statistics over the whole run (the report
+// it prints when it stops) are read from it.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use scx_axrt::stats::Report;
 
 /// sched_ext's state file: "enabled" while a scheduler is attached, "disabled" otherwise.
 const STATE: &str = "/sys/kernel/sched_ext/state";
@@ -133,20 +134,13 @@ fn tail(lines: &[String]) -> String {
     }
 }
 
-/// Throttles per group name, summed over the JSON statistics lines of a scx_axrt log.
-pub fn throttles(log: &str) -> BTreeMap<String, u64> {
-    let mut sum = BTreeMap::new();
-    for line in log.lines().filter(|l| l.starts_with('{')) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        for g in v["groups"].as_array().into_iter().flatten() {
-            if let (Some(name), Some(t)) = (g["name"].as_str(), g["throttles"].as_u64()) {
-                *sum.entry(name.to_string()).or_insert(0) += t;
-            }
-        }
-    }
-    sum
+/// scx_axrt's statistics over its whole run, from its log: the last JSON report marked as the
+/// run's totals (scx_axrt prints it when it stops).
+pub fn totals(log: &str) -> Option<Report> {
+    log.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Report>(l).ok())
+        .rfind(Report::is_totals)
 }
 
 #[cfg(test)]
@@ -154,14 +148,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttles_add_up_over_intervals() {
-        let log = "scx_axrt: active (ops axrt, kernel 7.2)\n\
-            {\"interval_s\":1.0,\"groups\":[{\"name\":\"s1-hog\",\"throttles\":9},{\"name\":\"host\",\"throttles\":0}]}\n\
-            not json {\n\
-            {\"interval_s\":1.0,\"groups\":[{\"name\":\"s1-hog\",\"throttles\":10}]}\n";
-        let t = throttles(log);
-        assert_eq!(t.get("s1-hog"), Some(&19));
-        assert_eq!(t.get("host"), Some(&0));
-        assert_eq!(t.len(), 2);
+    fn the_totals_are_the_report_of_the_whole_run() {
+        let mut interval = Report {
+            interval_s: 1.0,
+            scope: scx_axrt::stats::SCOPE_INTERVAL.into(),
+            ..Report::default()
+        };
+        interval.groups.push(scx_axrt::stats::GroupReport {
+            name: "s1-hog".into(),
+            throttles: 9,
+            ..Default::default()
+        });
+        let mut run = interval.clone().as_totals();
+        run.interval_s = 6.0;
+        run.groups[0].throttles = 59;
+        let log = format!(
+            "scx_axrt: active (ops axrt, kernel 7.2)\n{}\nnot json {{\n{}\nscx_axrt: exited: detached\n",
+            interval.format_json(),
+            run.format_json()
+        );
+        let t = totals(&log).expect("a totals report");
+        assert_eq!((t.interval_s, t.groups[0].throttles), (6.0, 59));
+        assert!(totals(&interval.format_json()).is_none());
     }
 }
