@@ -243,7 +243,11 @@ impl Suite {
             &serde_json::to_string_pretty(&results)?,
         )?;
         write(out, "results.md", &table)?;
-        write(out, "results.svg", &report::picture(&results))?;
+        write(
+            out,
+            "results.svg",
+            &report::picture(&results, &self.scenarios),
+        )?;
         write(out, "scx_axrt-totals.txt", &scx_tables)?;
         print!("\n{table}\n{scx_tables}");
         println!(

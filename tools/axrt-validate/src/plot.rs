@@ -7,7 +7,9 @@
 use std::fmt::Write as _;
 
 /// Colours of the series, in order.
-const COLOURS: [&str; 4] = ["#4477aa", "#ee6677", "#228833", "#ccbb44"];
+const COLOURS: [&str; 6] = [
+    "#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377",
+];
 const PANEL_W: f64 = 330.0;
 const PANEL_H: f64 = 260.0;
 

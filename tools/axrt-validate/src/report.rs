@@ -216,9 +216,9 @@ fn setting(results: &Results) -> String {
     )
 }
 
-/// The three panels: the real-time VMs' miss ratio (scenarios 1 and 3), the largest budget error
-/// of scenario 2, and the scenario-1 hog's work against its budget.
-pub fn picture(results: &Results) -> String {
+/// The three panels: the real-time VMs' miss ratio (scenarios 1 and 3), every budgeted VM's
+/// share against its budget, and the scenario-1 hog's work against its budget.
+pub fn picture(results: &Results, scenarios: &[Scenario]) -> String {
     // One group per mode, its values from `read`.
     let per_mode = |read: &dyn Fn(Mode) -> Vec<Option<f64>>| {
         results
@@ -242,12 +242,31 @@ pub fn picture(results: &Results) -> String {
         groups: per_mode(&|m| vec![rt_miss(1, m), rt_miss(3, m)]),
         reference: None,
     };
+    // Every budgeted VM of the scenarios that ran: its share against its budget.
+    let budgeted: Vec<(u8, String)> = scenarios
+        .iter()
+        .filter(|s| results.runs.iter().any(|r| r.scenario == s.id))
+        .flat_map(|s| {
+            s.vms
+                .iter()
+                .filter(|v| v.budget_pct.is_some())
+                .map(|v| (s.id, v.name.clone()))
+        })
+        .collect();
     let budget = Chart {
-        title: "2: largest budget error".into(),
-        unit: " pts",
-        series: vec!["|share - budget|".into()],
-        groups: per_mode(&|m| vec![results.run(2, m).and_then(RunOutcome::max_share_error)]),
-        reference: None,
+        title: "budgeted VMs: CPU share / budget".into(),
+        unit: "%",
+        series: budgeted.iter().map(|(_, n)| n.clone()).collect(),
+        groups: per_mode(&|m| {
+            budgeted
+                .iter()
+                .map(|(id, n)| {
+                    let v = results.run(*id, m)?.vm(n)?;
+                    Some(100.0 * v.share_pct / v.budget_pct?)
+                })
+                .collect()
+        }),
+        reference: Some(100.0),
     };
     let hog = Chart {
         title: "1: hog work vs its budget".into(),
@@ -344,10 +363,10 @@ mod tests {
 
     #[test]
     fn picture_has_the_three_panels() {
-        let svg = picture(&results());
+        let svg = picture(&results(), &scenario::all(2));
         for title in [
             "deadline misses",
-            "largest budget error",
+            "budgeted VMs: CPU share / budget",
             "hog work vs its budget",
         ] {
             assert!(svg.contains(title), "{title}");

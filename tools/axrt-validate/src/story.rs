@@ -15,8 +15,9 @@ use crate::scenario::{Role, Scenario};
 /// the tests' tolerance under emulation (POLICY's bound is 0.5 ms per CPU per period, 0.5 points
 /// with 100 ms periods, on hardware).
 pub const BUDGET_TOLERANCE_PTS: f64 = 2.0;
-/// A machine this busy (% of all CPUs) counts as fully used.
-const FULL_PCT: f64 = 98.0;
+/// A machine this busy (% of all CPUs) counts as fully used: under emulation a saturated
+/// machine measures 97-99 %, an unsaturated one in the scenarios here at most 85 %.
+const FULL_PCT: f64 = 95.0;
 
 /// The sentences for every scenario that ran under scx_axrt, in scenario order.
 pub fn sentences(results: &Results, scenarios: &[Scenario]) -> Vec<String> {
