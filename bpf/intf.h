@@ -1,9 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * intf.h - what the scx_axrt BPF tier (axrt.bpf.c) and its user-space loader
+ * intf.h - what the scx_axrt BPF tier (the bpf/ units) and its user-space loader
  * (loader/, through scx_cargo's bindgen) must agree on: DSQ ids, defaults,
- * the layouts of the maps the loader reads and writes (loader/src/maps.rs)
- * and the indices of the global counters.
+ * the layouts of the maps the loader reads and writes (loader/src/bpf_maps.rs)
+ * and the lists of counters and event kinds.
+ *
+ * The lists (AXRT_STATS, AXRT_GROUP_COUNTERS, AXRT_TASK_COUNTERS,
+ * AXRT_EVENT_KINDS) are X-macros: C expands them into enums and struct
+ * fields here, and loader/build.rs reads the same lines to generate the Rust
+ * names, fields and sums. A new counter is one line in its list plus the
+ * code that increments it. Keep each entry on one line of its own, in the
+ * form shown.
+ *
+ * The defaults and limits below (priorities, slices, reserve) are the policy
+ * crate's (scheduler/src/params.rs); a loader test checks they are equal.
  *
  * Keep it self-contained C: bindgen parses it without vmlinux.h, and the BPF
  * side includes it after vmlinux.h. Every struct here is plain data with
@@ -19,7 +29,7 @@ typedef unsigned long long u64;
 typedef long long s64;
 #endif
 
-/* Priorities: 0 is the best, 255 the worst (spec/POLICY.md). */
+/* Priorities: 0 is the best, 255 the worst (docs/POLICY.md). */
 #define AXRT_NR_PRIOS		256
 #define AXRT_PRIO_HOST_DFL	128	/* tasks outside every group */
 #define AXRT_PRIO_UNSET		0xffffffffu /* task spec: use the group's priority */
@@ -97,7 +107,7 @@ struct axrt_task_spec {
 	u32 flags;		/* reserved, 0 */
 	u64 slice_ns;		/* 0 = the default slice */
 	/*
-	 * Timing contract (spec/POLICY.md, "Deadlines"): period_ns != 0 makes
+	 * Timing contract (docs/POLICY.md, "Deadlines"): period_ns != 0 makes
 	 * the thread's jobs tracked: released when it wakes, completed when it
 	 * blocks, a miss when the response exceeds deadline_ns (0 = the
 	 * period), a WCET overrun when a job runs longer than wcet_ns (0 = not
@@ -112,16 +122,22 @@ struct axrt_task_spec {
  * Per-thread statistics, map axrt_task_stats, key = tid (s32). The loader
  * creates a zeroed entry for every thread it gives a spec; the BPF tier
  * only updates existing entries (never allocates on a hot path).
+ * X(field, description): u64 counters, then the response histogram.
  */
+#define AXRT_TASK_COUNTERS(X) \
+	X(jobs, "jobs completed") \
+	X(misses, "of which over the deadline") \
+	X(wcet_overruns, "of which ran longer than the WCET") \
+	X(max_lateness_ns, "worst response - deadline of a missed job (ns)") \
+	X(max_response_ns, "worst response time (ns)") \
+	X(boosts_received, "directed-yield and lock boosts it got") \
+	X(boosts_given, "boosts it gave (yielded to, or waited for, a worse task)")
+
 struct axrt_task_stats {
-	u64 jobs;		/* jobs completed */
-	u64 misses;		/* of which over the deadline */
-	u64 wcet_overruns;	/* of which ran longer than the WCET */
-	u64 max_lateness_ns;	/* worst response - deadline of a missed job */
-	u64 max_response_ns;	/* worst response time */
-	u64 boosts_received;	/* directed-yield and lock boosts it got */
-	u64 boosts_given;	/* ... it gave (yielded to, or waited for, a worse task) */
-	u64 resp_hist[32];	/* response times, log2 buckets as the latency histogram */
+#define AXRT_FIELD(name, desc) u64 name;
+	AXRT_TASK_COUNTERS(AXRT_FIELD)
+#undef AXRT_FIELD
+	u64 resp_hist[32];	/* response times, AXRT_LAT_BUCKETS log2 buckets */
 };
 
 /*
@@ -141,54 +157,74 @@ struct axrt_group_info {
 	s32 nr_running;		/* tasks of the group on a CPU right now */
 };
 
-/* Wakeup latency histogram: bucket i counts waits of [2^i, 2^(i+1)) ns. */
+/*
+ * Log2 histograms (latencies, responses): bucket 0 counts the value 0, bucket
+ * k (1..AXRT_LAT_BUCKETS-2) counts [2^(k-1), 2^k) ns, the last bucket
+ * everything from 2^(AXRT_LAT_BUCKETS-2) ns (about 1.07 s) up. The policy
+ * crate's hist.rs is the same definition, and its quantile serves both tiers.
+ */
 #define AXRT_LAT_BUCKETS	32
 
 /*
  * Per-group statistics, per-CPU array axrt_group_stats indexed by slot
- * (slot 0 = host); the loader sums the CPUs. Global = the sum of all slots.
+ * (slot 0 = host); the loader sums the CPUs. X(field, description): u64
+ * counters, then the two histograms.
  */
+#define AXRT_GROUP_COUNTERS(X) \
+	X(runtime_ns, "CPU time of the group's tasks (ns)") \
+	X(dispatches, "times a task of the group was given a CPU") \
+	X(preemptions, "CPUs kicked to preempt for a task of the group") \
+	X(throttles, "times the budget ran out") \
+	X(replenishments, "period boundaries that refilled the budget") \
+	X(reserve_grants, "slices given by the starvation reserve") \
+	X(jobs, "jobs of its timed tasks completed") \
+	X(deadline_misses, "of which over the deadline") \
+	X(wcet_overruns, "of which ran longer than the WCET") \
+	X(windows, "reservation windows (budget periods) closed") \
+	X(supply_misses, "of which supplied less than min(quota, demand) - slack") \
+	X(demand_ns, "runnable time of its tasks over closed windows (ns)") \
+	X(supply_ns, "budget used over closed windows (ns)") \
+	X(boosts_received, "boosts its tasks got (directed yield, lock chains)") \
+	X(boosts_given, "boosts its tasks gave")
+
 struct axrt_group_stats {
-	u64 runtime_ns;		/* CPU time of the group's tasks */
-	u64 dispatches;		/* times a task of the group was given a CPU */
-	u64 preemptions;	/* CPUs kicked to preempt for a task of the group */
-	u64 throttles;		/* times the budget ran out */
-	u64 replenishments;	/* period boundaries that refilled the budget */
-	u64 reserve_grants;	/* slices given by the starvation reserve */
-	u64 jobs;		/* jobs of its timed tasks completed */
-	u64 deadline_misses;	/* of which over the deadline */
-	u64 wcet_overruns;	/* of which ran longer than the WCET */
-	u64 windows;		/* reservation windows (budget periods) closed */
-	u64 supply_misses;	/* of which supplied less than min(quota, demand) - eps */
-	u64 demand_ns;		/* runnable time of its tasks over closed windows */
-	u64 supply_ns;		/* budget used over closed windows */
-	u64 boosts_received;	/* boosts its tasks got (directed yield, lock chains) */
-	u64 boosts_given;	/* boosts its tasks gave */
-	u64 lat_hist[AXRT_LAT_BUCKETS];	/* enqueue -> running, ns, log2 buckets */
+#define AXRT_FIELD(name, desc) u64 name;
+	AXRT_GROUP_COUNTERS(AXRT_FIELD)
+#undef AXRT_FIELD
+	u64 lat_hist[AXRT_LAT_BUCKETS];	/* enqueue -> running, ns */
 	u64 boost_hist[AXRT_LAT_BUCKETS]; /* directed yield -> boosted task running, ns */
 };
 
 /*
  * Supply-miss slack: a window is a supply miss when the budget it supplied
- * fell short of min(quota, demand) by more than quota / AXRT_SUPPLY_EPS_DIV
- * (at least AXRT_SUPPLY_EPS_MIN_NS). Enforcement stops a throttled group
- * about a millisecond early or late under emulation (measured: a VM alone
- * at 20 ms per 100 ms got 18.5-21 ms per window), tens of us on hardware.
+ * fell short of min(quota, demand) by more than
+ * max(quota / AXRT_SUPPLY_EPS_DIV, AXRT_SUPPLY_EPS_MIN_NS) - the policy
+ * crate's rule (params.rs, supply_slack). Enforcement stops a throttled
+ * group about a millisecond early or late under emulation (measured: a VM
+ * alone at 20 ms per 100 ms got 18.5-21 ms per window).
  */
 #define AXRT_SUPPLY_EPS_DIV	10
 #define AXRT_SUPPLY_EPS_MIN_NS	500000
 
-/* Events, ring buffer axrt_events. */
+/*
+ * Events, ring buffer axrt_events. X(NAME, json name, value, what arg/arg2
+ * carry); the loader names and decodes each kind.
+ */
+#define AXRT_EVENT_KINDS(X) \
+	X(THROTTLE, throttle, 1, "arg = overrun ns (negative budget)") \
+	X(REPLENISH, replenish, 2, "arg = budget ns left unused") \
+	X(RESERVE, reserve, 3, "arg = ns the task had waited") \
+	X(MISS, miss, 4, "a job missed its deadline: arg = lateness ns, arg2 = response ns") \
+	X(WCET, wcet_overrun, 5, "a job ran longer than its WCET: arg = CPU ns, arg2 = WCET ns") \
+	X(SUPPLY_MISS, supply_miss, 6, "arg = supply ns, arg2 = min(quota, demand) ns") \
+	X(BOOST, boost, 7, "pid boosted by other: prio = new, arg = old prio, arg2 = cause") \
+	X(BOOST_END, boost_end, 8, "pid's boost ended: prio = now, arg = ns it lasted, arg2 = cause") \
+	X(DEADLOCK, deadlock, 9, "a wait-for cycle: struct axrt_deadlock_event")
+
 enum axrt_event_kind {
-	AXRT_EV_THROTTLE	= 1,	/* arg = overrun ns (negative budget) */
-	AXRT_EV_REPLENISH	= 2,	/* arg = budget ns left unused */
-	AXRT_EV_RESERVE		= 3,	/* arg = ns the task had waited */
-	AXRT_EV_MISS		= 4,	/* a job missed its deadline: arg = lateness ns, arg2 = response ns */
-	AXRT_EV_WCET		= 5,	/* a job ran longer than its WCET: arg = CPU ns, arg2 = WCET ns */
-	AXRT_EV_SUPPLY_MISS	= 6,	/* arg = supply ns, arg2 = min(quota, demand) ns */
-	AXRT_EV_BOOST		= 7,	/* pid boosted by other: prio = new, arg = old prio, arg2 = enum axrt_boost_cause */
-	AXRT_EV_BOOST_END	= 8,	/* pid's boost ended: prio = now, arg = ns it lasted, arg2 = cause */
-	AXRT_EV_DEADLOCK	= 9,	/* a wait-for cycle: struct axrt_deadlock_event */
+#define AXRT_ENUM(name, key, value, desc) AXRT_EV_##name = value,
+	AXRT_EVENT_KINDS(AXRT_ENUM)
+#undef AXRT_ENUM
 };
 
 /* Why a task was boosted (AXRT_EV_BOOST's arg2). */
@@ -224,7 +260,7 @@ struct axrt_deadlock_event {
 	char comms[AXRT_CYCLE_MAX][16];	/* the threads' names when the cycle closed */
 };
 
-/* Longest chain of lock owners a boost is passed along (spec/POLICY.md). */
+/* Longest chain of lock owners a boost is passed along (docs/POLICY.md). */
 #define AXRT_CHAIN_MAX		16
 
 #define AXRT_EVENTS_BYTES	(64 * 1024)
@@ -253,23 +289,31 @@ struct axrt_deadlock_event {
  */
 #define AXRT_TIMEOUT_MS		10000
 
-/* Per-CPU event counters, summed by the loader (--verbose). */
+/*
+ * Per-CPU event counters, summed by the loader (--verbose). X(NAME, name
+ * shown, description).
+ */
+#define AXRT_STATS(X) \
+	X(DIRECT, direct, "select_cpu found an idle CPU: straight to its local DSQ") \
+	X(QUEUED, queued, "enqueue put the task on a priority queue") \
+	X(DISPATCH, dispatched, "dispatch moved a queued task to a local DSQ") \
+	X(KICK, kicks, "enqueue woke an idle CPU") \
+	X(KEEP, kept, "dispatch found nothing better and let prev run on") \
+	X(PREEMPT, preempt_kicks, "enqueue kicked a CPU running a worse task") \
+	X(PARKED, parked, "enqueue parked a task of a throttled group") \
+	X(BG, background, "a task went to the background queue") \
+	X(RESERVE, reserve, "the starvation reserve rescued a task") \
+	X(BG_RUN, bg_run, "dispatch ran a background task on an idle CPU") \
+	X(RESOLVE, resolved, "a task's group was (re)resolved") \
+	X(EV_DROP, ev_drop, "events (or requeue requests) lost because a buffer was full") \
+	X(BOOST, boosts, "boosts given (directed yields and lock chains)") \
+	X(LOCK_WAIT, lock_waits, "PI futex waits observed") \
+	X(DEADLOCK, deadlocks, "wait-for cycles found")
+
 enum axrt_stat {
-	AXRT_STAT_DIRECT,	/* select_cpu found an idle CPU: straight to its local DSQ */
-	AXRT_STAT_QUEUED,	/* enqueue put the task on a priority queue */
-	AXRT_STAT_DISPATCH,	/* dispatch moved a queued task to a local DSQ */
-	AXRT_STAT_KICK,		/* enqueue woke an idle CPU */
-	AXRT_STAT_KEEP,		/* dispatch found nothing better and let prev run on */
-	AXRT_STAT_PREEMPT,	/* enqueue kicked a CPU running a worse task */
-	AXRT_STAT_PARKED,	/* enqueue parked a task of a throttled group */
-	AXRT_STAT_BG,		/* a task went to the background queue */
-	AXRT_STAT_RESERVE,	/* the starvation reserve rescued a task */
-	AXRT_STAT_BG_RUN,	/* dispatch ran a background task on an idle CPU */
-	AXRT_STAT_RESOLVE,	/* a task's group was (re)resolved */
-	AXRT_STAT_EV_DROP,	/* events (or requeue requests) lost because a buffer was full */
-	AXRT_STAT_BOOST,	/* boosts given (directed yields and lock chains) */
-	AXRT_STAT_LOCK_WAIT,	/* PI futex waits observed */
-	AXRT_STAT_DEADLOCK,	/* wait-for cycles found */
+#define AXRT_ENUM(name, key, desc) AXRT_STAT_##name,
+	AXRT_STATS(AXRT_ENUM)
+#undef AXRT_ENUM
 	AXRT_NR_STATS,
 };
 

@@ -14,15 +14,15 @@ use crate::bpf_intf;
 use crate::config::Config;
 
 /// Default time slice in microseconds: the BPF tier's own default (intf.h).
-pub const DEFAULT_SLICE_US: u64 = bpf_intf::AXRT_SLICE_NS_DFL as u64 / 1000;
+pub const DEFAULT_SLICE_US: u64 = axrt_policy::params::DEFAULT_SLICE / 1000;
 /// Shortest accepted slice in microseconds; shorter ones spend more time switching than running.
-pub const MIN_SLICE_US: u64 = 50;
+pub const MIN_SLICE_US: u64 = axrt_policy::params::MIN_SLICE / 1000;
 /// Longest accepted slice in microseconds (1 s); the watchdog would notice longer waits anyway.
-pub const MAX_SLICE_US: u64 = 1_000_000;
+pub const MAX_SLICE_US: u64 = axrt_policy::params::MAX_SLICE / 1000;
 /// Default starvation reserve in milliseconds (intf.h).
-pub const DEFAULT_RESERVE_MS: u64 = bpf_intf::AXRT_RESERVE_MS_DFL as u64;
+pub const DEFAULT_RESERVE_MS: u64 = axrt_policy::params::DEFAULT_RESERVE / 1_000_000;
 /// Default priority of the host group (intf.h).
-pub const DEFAULT_HOST_PRIORITY: u8 = bpf_intf::AXRT_PRIO_HOST_DFL as u8;
+pub const DEFAULT_HOST_PRIORITY: u8 = axrt_policy::params::DEFAULT_HOST_PRIORITY;
 /// The kernel's cap on the sched_ext watchdog timeout, in milliseconds.
 pub const WATCHDOG_MAX_MS: u64 = 30_000;
 /// The watchdog is kept at least this many times the reserve, so a task the reserve rescues
@@ -188,6 +188,37 @@ fn parse_interval(s: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The BPF tier's copies of the policy's defaults and limits (intf.h) are the policy
+    /// crate's: one definition, checked.
+    #[test]
+    fn the_bpf_tier_uses_the_policy_crates_defaults() {
+        use axrt_policy::{boost, hist, params as p};
+        assert_eq!(u64::from(bpf_intf::AXRT_SLICE_NS_DFL), p::DEFAULT_SLICE);
+        assert_eq!(u64::from(bpf_intf::AXRT_SLICE_NS_MIN), p::MIN_SLICE);
+        assert_eq!(
+            u64::from(bpf_intf::AXRT_RESERVE_MS_DFL) * 1_000_000,
+            p::DEFAULT_RESERVE
+        );
+        assert_eq!(
+            bpf_intf::AXRT_PRIO_HOST_DFL,
+            u32::from(p::DEFAULT_HOST_PRIORITY)
+        );
+        assert_eq!(
+            bpf_intf::AXRT_NR_PRIOS,
+            u32::from(axrt_policy::Prio::MAX) + 1
+        );
+        assert_eq!(
+            u64::from(bpf_intf::AXRT_SUPPLY_EPS_DIV),
+            p::SUPPLY_SLACK_DIV
+        );
+        assert_eq!(
+            u64::from(bpf_intf::AXRT_SUPPLY_EPS_MIN_NS),
+            p::SUPPLY_SLACK_MIN
+        );
+        assert_eq!(bpf_intf::AXRT_CHAIN_MAX as usize, boost::MAX_DEPTH);
+        assert_eq!(bpf_intf::AXRT_LAT_BUCKETS as usize, hist::BUCKETS);
+    }
 
     fn parse(args: &[&str]) -> Result<Opts, clap::Error> {
         Opts::try_parse_from(std::iter::once("scx_axrt").chain(args.iter().copied()))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// config.rs - the TOML configuration of scx_axrt (spec/POLICY.md, "Configuration (Linux)"):
+// config.rs - the TOML configuration of scx_axrt (docs/POLICY.md, "Configuration (Linux)"):
 // [defaults], [[vm]] and [[task]]. Parsing keeps the span of every value, so that each error
 // names the file, the line and the field ("vm[1].quota_us"). The rules themselves (zero values,
 // a quota without a period, a deadline beyond the period, admission control) are axrt-policy's;

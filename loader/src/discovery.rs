@@ -19,8 +19,9 @@ use anyhow::Result;
 use axrt_policy::{admission, GroupParams, SystemConfig};
 use glob::MatchOptions;
 
+use crate::cgroupfs::{cgroup_id, parse_cpu_max};
 use crate::config::{Config, TaskRule, VmConfig};
-use crate::maps::{cgroup_id, parse_cpu_max, GroupSpec, Maps, Overrun, TaskSpec};
+use crate::maps::{GroupSpec, Maps, TaskSpec};
 
 /// Where cgroup2 is mounted; [[vm]] globs are relative to it.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -147,32 +148,35 @@ pub fn scan(cfg: &Config, host: &Host, previous: &State) -> (State, Findings) {
     let mut admitted: Vec<GroupParams> = Vec::new();
     let mut subtree_of: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
     for Found { cgid, entry, dirs } in found {
-        let params = &cfg.vms[entry.vm].params;
+        // The budget the BPF tier will enforce: the cgroup's cpu.max where it has one (it wins
+        // over the file's quota), so that is what admission counts.
+        let cpu_max = read_cpu_max(&host.cgroup_root.join(&entry.path));
+        let mut params = cfg.vms[entry.vm].params.clone();
+        if let Some((quota, period)) = cpu_max {
+            params.quota = Some(quota);
+            params.period = Some(period);
+        }
         if params.budget_pair().is_some() {
-            admitted.push(params.clone());
+            admitted.push(params);
             let refs: Vec<&GroupParams> = admitted.iter().collect();
             if let Err(e) = admission::check(&refs, host.cpus, bound(&cfg.system)) {
                 admitted.pop();
+                let from = if cpu_max.is_some() {
+                    " (its budget is its cgroup's cpu.max)"
+                } else {
+                    ""
+                };
                 findings
                     .refused
-                    .push((entry.vm, entry.path.clone(), e.to_string()));
+                    .push((entry.vm, entry.path.clone(), format!("{e}{from}")));
                 continue;
             }
         }
+        if let (true, Some(bw)) = (host.feed_cpu_max, cpu_max) {
+            state.cpu_max.insert(cgid, bw);
+        }
         subtree_of.insert(cgid, dirs);
         state.groups.insert(cgid, entry);
-    }
-
-    if host.feed_cpu_max {
-        for (cgid, entry) in &state.groups {
-            let file = host.cgroup_root.join(&entry.path).join("cpu.max");
-            let bw = fs::read_to_string(file)
-                .ok()
-                .and_then(|t| parse_cpu_max(&t).ok());
-            if let Some(Some(bw)) = bw {
-                state.cpu_max.insert(*cgid, bw);
-            }
-        }
     }
 
     // Threads of admitted VM subtrees.
@@ -192,6 +196,12 @@ pub fn scan(cfg: &Config, host: &Host, previous: &State) -> (State, Findings) {
         }
     }
     (state, findings)
+}
+
+/// A cgroup directory's cpu.max as (quota, period) in ns; `None` for "max" or unreadable.
+fn read_cpu_max(dir: &Path) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(dir.join("cpu.max")).ok()?;
+    parse_cpu_max(&text).ok().flatten()
 }
 
 fn bound(system: &SystemConfig) -> u64 {
@@ -386,10 +396,7 @@ pub fn group_spec(vm: &VmConfig) -> GroupSpec {
         prio: vm.params.priority,
         quota_ns,
         period_ns,
-        overrun: match vm.params.overrun {
-            axrt_policy::Overrun::Throttle => Overrun::Throttle,
-            axrt_policy::Overrun::Background => Overrun::Background,
-        },
+        overrun: vm.params.overrun,
     }
 }
 
@@ -715,6 +722,26 @@ priority = 5
         let (st, findings) = scan(&cfg, &s.host, &State::default());
         assert_eq!((st.cgroups_of(0), st.cgroups_of(1)), (1, 0));
         assert_eq!(findings.nested, [(0, 1, "a.slice/b.scope".to_string())]);
+    }
+
+    #[test]
+    fn admission_counts_a_cgroups_cpu_max() {
+        // 2 CPUs admit 1.9. The web VM has no quota in the file, but its cgroup's cpu.max is
+        // 1.5 CPUs, which the BPF tier will enforce: with a control instance (0.5) it overflows.
+        let s = Scratch::new("admit-cpumax");
+        s.cgroup("machine.slice/machine-qemu-1-control.scope", &[]);
+        let web = s.cgroup("machine.slice/web.scope", &[]);
+        let dir = s.host.cgroup_root.join("machine.slice/web.scope");
+        fs::write(dir.join("cpu.max"), "150000 100000\n").unwrap();
+        let (st, findings) = scan(&cfg(), &s.host, &State::default());
+        assert!(!st.groups.contains_key(&web));
+        let (vm, _, why) = &findings.refused[0];
+        assert_eq!(*vm, 1);
+        assert!(why.contains("its budget is its cgroup's cpu.max"), "{why}");
+        // Within the bound it is admitted.
+        fs::write(dir.join("cpu.max"), "100000 100000\n").unwrap();
+        let (st, findings) = scan(&cfg(), &s.host, &State::default());
+        assert!(st.groups.contains_key(&web) && findings.refused.is_empty());
     }
 
     #[test]

@@ -19,7 +19,8 @@ use anyhow::Result;
 use libbpf_rs::RingBufferBuilder;
 use serde_json::{json, Value};
 
-use crate::maps::{boost_cause, parse_event, Event, EventKind, Maps};
+use crate::bpf_intf;
+use crate::maps::{from_bytes, Maps};
 
 /// How long one poll of the ring buffer waits for events.
 const POLL: Duration = Duration::from_millis(100);
@@ -28,6 +29,109 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(1);
 
 /// Names of the registered cgroups (VM names), kept up to date by discovery.
 pub type Names = Mutex<BTreeMap<u64, String>>;
+
+/// One record of the event ring buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// bpf_ktime_get_ns() when it happened.
+    pub ts_ns: u64,
+    /// Cgroup id of the group concerned (0 = host).
+    pub cgid: u64,
+    /// Thread concerned, 0 if none.
+    pub pid: i32,
+    /// CPU it happened on.
+    pub cpu: i32,
+    /// Priority concerned (group's or task's).
+    pub prio: u32,
+    /// Kind-specific: overrun ns (throttle), unused budget ns (replenish), wait ns (reserve),
+    /// lateness ns (miss), job CPU ns (WCET overrun), supply ns (supply miss), the priority
+    /// before (boost), the boost's length in ns (boost end), cycle length (deadlock).
+    pub arg: u64,
+    /// Kind-specific: response ns (miss), WCET ns (WCET overrun), min(quota, demand) ns
+    /// (supply miss), the cause (boost, boost end), detection latency ns (deadlock).
+    pub arg2: u64,
+    /// The other thread: who gave a boost, 0 if none.
+    pub other: i32,
+    /// A deadlock's cycle: each thread and the futex it waits on (owned by the next one).
+    pub cycle: Vec<LockEdge>,
+}
+
+/// One edge of a wait-for cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockEdge {
+    /// The waiting thread.
+    pub tid: i32,
+    /// Its process.
+    pub tgid: u32,
+    /// The address of the futex word it waits on, in that process.
+    pub addr: u64,
+    /// Its name when the cycle closed.
+    pub comm: String,
+}
+
+/// Kinds of [`Event`]: intf.h's `enum axrt_event_kind` (AXRT_EVENT_KINDS), any raw value
+/// (kinds this loader does not know keep theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventKind(pub u32);
+
+macro_rules! event_kinds {
+    ($($c:ident $name:ident $value:literal $desc:literal;)*) => {
+        impl EventKind {
+            $(#[doc = $desc] pub const $c: EventKind = EventKind($value);)*
+
+            /// The name used in the event stream (`--events`), "unknown" for other kinds.
+            pub fn name(self) -> &'static str {
+                match self.0 {
+                    $($value => stringify!($name),)*
+                    _ => "unknown",
+                }
+            }
+        }
+    };
+}
+axrt_event_kinds!(event_kinds);
+
+/// The name of a boost cause (an event's `arg2`).
+pub fn boost_cause(raw: u64) -> &'static str {
+    match raw {
+        x if x == u64::from(bpf_intf::axrt_boost_cause_AXRT_BOOST_YIELD) => "yield",
+        x if x == u64::from(bpf_intf::axrt_boost_cause_AXRT_BOOST_LOCK) => "lock",
+        _ => "unknown",
+    }
+}
+
+/// Decodes one ring-buffer record (as handed to a `libbpf_rs::RingBufferBuilder` callback).
+pub fn parse_event(data: &[u8]) -> Option<Event> {
+    let raw: bpf_intf::axrt_event = from_bytes(data)?;
+    let kind = EventKind(raw.kind);
+    let mut cycle = Vec::new();
+    if kind == EventKind::DEADLOCK {
+        let d: bpf_intf::axrt_deadlock_event = from_bytes(data)?;
+        let len = (raw.arg as usize).min(d.tids.len());
+        cycle = (0..len)
+            .map(|i| LockEdge {
+                tid: d.tids[i],
+                tgid: d.tgids[i],
+                addr: d.addrs[i],
+                comm: crate::exit::c_array_to_string(&d.comms[i]),
+            })
+            .collect();
+    }
+    Some(Event {
+        kind,
+        ts_ns: raw.ts_ns,
+        cgid: raw.cgid,
+        pid: raw.pid,
+        cpu: raw.cpu,
+        prio: raw.prio,
+        arg: raw.arg,
+        arg2: raw.arg2,
+        other: raw.other,
+        cycle,
+    })
+}
 
 /// Events of one summary period (or of the whole run).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -56,32 +160,32 @@ impl Tally {
     /// Counts one event.
     pub fn add(&mut self, ev: &Event) {
         match ev.kind {
-            EventKind::Throttle => {
+            EventKind::THROTTLE => {
                 let t = self.throttles.entry(ev.cgid).or_default();
                 t.0 += 1;
                 t.1 = t.1.max(ev.arg);
             }
-            EventKind::Replenish => self.replenishments += 1,
-            EventKind::ReserveGrant => {
+            EventKind::REPLENISH => self.replenishments += 1,
+            EventKind::RESERVE => {
                 self.reserve.0 += 1;
                 if ev.arg >= self.reserve.1 {
                     self.reserve.1 = ev.arg;
                     self.reserve.2 = ev.pid;
                 }
             }
-            EventKind::DeadlineMiss => {
+            EventKind::MISS => {
                 self.misses.0 += 1;
                 self.misses.1 = self.misses.1.max(ev.arg);
             }
-            EventKind::WcetOverrun => self.wcet_overruns += 1,
-            EventKind::SupplyMiss => *self.supply_misses.entry(ev.cgid).or_default() += 1,
-            EventKind::Boost => match boost_cause(ev.arg2) {
+            EventKind::WCET => self.wcet_overruns += 1,
+            EventKind::SUPPLY_MISS => *self.supply_misses.entry(ev.cgid).or_default() += 1,
+            EventKind::BOOST => match boost_cause(ev.arg2) {
                 "yield" => self.boosts.0 += 1,
                 _ => self.boosts.1 += 1,
             },
-            EventKind::BoostEnd => {}
-            EventKind::Deadlock => self.deadlocks += 1,
-            EventKind::Other(_) => self.other += 1,
+            EventKind::BOOST_END => {}
+            EventKind::DEADLOCK => self.deadlocks += 1,
+            _ => self.other += 1,
         }
     }
 
@@ -168,7 +272,7 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
         "cpu": ev.cpu,
     });
     let obj = v.as_object_mut().expect("a JSON object");
-    if ev.cgid != 0 || ev.kind != EventKind::Deadlock {
+    if ev.cgid != 0 || ev.kind != EventKind::DEADLOCK {
         obj.insert("cgid".into(), json!(ev.cgid));
         let vm = match ev.cgid {
             0 => Some("host".to_string()),
@@ -183,41 +287,41 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
         obj.insert(k.into(), x);
     };
     match ev.kind {
-        EventKind::Throttle => {
+        EventKind::THROTTLE => {
             put("prio", json!(ev.prio));
             put("overrun_ns", json!(ev.arg));
         }
-        EventKind::Replenish => put("unused_ns", json!(ev.arg)),
-        EventKind::ReserveGrant => {
+        EventKind::REPLENISH => put("unused_ns", json!(ev.arg)),
+        EventKind::RESERVE => {
             put("prio", json!(ev.prio));
             put("waited_ns", json!(ev.arg));
         }
-        EventKind::DeadlineMiss => {
+        EventKind::MISS => {
             put("lateness_ns", json!(ev.arg));
             put("response_ns", json!(ev.arg2));
         }
-        EventKind::WcetOverrun => {
+        EventKind::WCET => {
             put("cpu_ns", json!(ev.arg));
             put("wcet_ns", json!(ev.arg2));
         }
-        EventKind::SupplyMiss => {
+        EventKind::SUPPLY_MISS => {
             put("supply_ns", json!(ev.arg));
             put("owed_ns", json!(ev.arg2));
         }
-        EventKind::Boost => {
+        EventKind::BOOST => {
             put("cause", json!(boost_cause(ev.arg2)));
             put("by", json!(ev.other));
             put("from_prio", json!(ev.arg));
             put("prio", json!(ev.prio));
         }
-        EventKind::BoostEnd => {
+        EventKind::BOOST_END => {
             put("cause", json!(boost_cause(ev.arg2)));
             put("prio", json!(ev.prio));
             if boost_cause(ev.arg2) == "yield" {
                 put("lasted_ns", json!(ev.arg));
             }
         }
-        EventKind::Deadlock => {
+        EventKind::DEADLOCK => {
             put("detect_ns", json!(ev.arg2));
             let cycle: Vec<Value> = ev
                 .cycle
@@ -233,7 +337,7 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
                 .collect();
             put("cycle", Value::Array(cycle));
         }
-        EventKind::Other(k) => {
+        EventKind(k) => {
             put("raw_kind", json!(k));
             put("arg", json!(ev.arg));
         }
@@ -285,7 +389,7 @@ pub fn consume(
             if let Ok(mut t) = total.lock() {
                 t.add(&ev);
             }
-            if ev.kind == EventKind::Deadlock {
+            if ev.kind == EventKind::DEADLOCK {
                 log::warn!("{}", describe_deadlock(&ev));
             }
             if let (Some(w), None) = (out.as_mut(), &write_err) {
@@ -336,7 +440,48 @@ pub fn consume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::maps::LockEdge;
+    use crate::maps::{as_bytes, zeroed};
+
+    #[test]
+    fn events_round_trip() {
+        let raw = bpf_intf::axrt_event {
+            ts_ns: 7,
+            cgid: 42,
+            arg: 3,
+            kind: bpf_intf::axrt_event_kind_AXRT_EV_THROTTLE,
+            pid: 5,
+            cpu: 1,
+            prio: 9,
+            arg2: 4,
+            other: 6,
+            pad: 0,
+        };
+        let ev = parse_event(as_bytes(&raw)).unwrap();
+        assert_eq!(ev.kind, EventKind::THROTTLE);
+        assert_eq!((ev.cgid, ev.pid, ev.cpu, ev.prio, ev.arg), (42, 5, 1, 9, 3));
+        assert_eq!((ev.arg2, ev.other), (4, 6));
+        assert!(ev.cycle.is_empty());
+        assert!(parse_event(&[0u8; 4]).is_none());
+    }
+
+    #[test]
+    fn deadlock_events_carry_their_cycle() {
+        let mut raw: bpf_intf::axrt_deadlock_event = zeroed();
+        raw.head.kind = bpf_intf::axrt_event_kind_AXRT_EV_DEADLOCK;
+        raw.head.arg = 2;
+        raw.tids[..3].copy_from_slice(&[10, 11, 99]);
+        raw.tgids[..2].copy_from_slice(&[1, 1]);
+        raw.addrs[..2].copy_from_slice(&[0x1000, 0x2000]);
+        let ev = parse_event(as_bytes(&raw)).unwrap();
+        assert_eq!(ev.kind, EventKind::DEADLOCK);
+        let tids: Vec<i32> = ev.cycle.iter().map(|e| e.tid).collect();
+        assert_eq!(tids, [10, 11]);
+        assert_eq!(ev.cycle[1].addr, 0x2000);
+        // A deadlock record cut short is refused, not read past its end.
+        assert!(
+            parse_event(&as_bytes(&raw)[..std::mem::size_of::<bpf_intf::axrt_event>()]).is_none()
+        );
+    }
 
     fn ev(kind: EventKind, cgid: u64, pid: i32, arg: u64) -> Event {
         Event {
@@ -356,7 +501,7 @@ mod tests {
     #[test]
     fn routine_periods_say_nothing() {
         let mut t = Tally::default();
-        t.add(&ev(EventKind::Replenish, 5, 0, 100));
+        t.add(&ev(EventKind::REPLENISH, 5, 0, 100));
         assert_eq!(t.summary(&BTreeMap::new()), None);
         assert_eq!(t.total(), 1);
     }
@@ -364,13 +509,13 @@ mod tests {
     #[test]
     fn throttles_and_reserve_grants_are_summarised_by_vm() {
         let mut t = Tally::default();
-        t.add(&ev(EventKind::Throttle, 5, 0, 120_000));
-        t.add(&ev(EventKind::Throttle, 5, 0, 80_000));
-        t.add(&ev(EventKind::Throttle, 9, 0, 1_000));
-        t.add(&ev(EventKind::Replenish, 5, 0, 0));
-        t.add(&ev(EventKind::ReserveGrant, 0, 42, 1_500_000_000));
-        t.add(&ev(EventKind::ReserveGrant, 0, 43, 1_000_000_000));
-        t.add(&ev(EventKind::Other(77), 0, 0, 0));
+        t.add(&ev(EventKind::THROTTLE, 5, 0, 120_000));
+        t.add(&ev(EventKind::THROTTLE, 5, 0, 80_000));
+        t.add(&ev(EventKind::THROTTLE, 9, 0, 1_000));
+        t.add(&ev(EventKind::REPLENISH, 5, 0, 0));
+        t.add(&ev(EventKind::RESERVE, 0, 42, 1_500_000_000));
+        t.add(&ev(EventKind::RESERVE, 0, 43, 1_000_000_000));
+        t.add(&ev(EventKind(77), 0, 0, 0));
         let names = BTreeMap::from([(5, "control".to_string())]);
         assert_eq!(
             t.summary(&names).unwrap(),
@@ -384,14 +529,14 @@ mod tests {
     #[test]
     fn misses_boosts_and_deadlocks_are_summarised() {
         let mut t = Tally::default();
-        t.add(&ev(EventKind::DeadlineMiss, 5, 7, 3_000));
-        t.add(&ev(EventKind::DeadlineMiss, 5, 7, 9_000));
-        t.add(&ev(EventKind::SupplyMiss, 5, 0, 0));
-        let mut b = ev(EventKind::Boost, 5, 7, 0);
+        t.add(&ev(EventKind::MISS, 5, 7, 3_000));
+        t.add(&ev(EventKind::MISS, 5, 7, 9_000));
+        t.add(&ev(EventKind::SUPPLY_MISS, 5, 0, 0));
+        let mut b = ev(EventKind::BOOST, 5, 7, 0);
         b.arg2 = u64::from(crate::bpf_intf::axrt_boost_cause_AXRT_BOOST_LOCK);
         t.add(&b);
-        t.add(&ev(EventKind::BoostEnd, 5, 7, 0));
-        t.add(&ev(EventKind::Deadlock, 0, 7, 2));
+        t.add(&ev(EventKind::BOOST_END, 5, 7, 0));
+        t.add(&ev(EventKind::DEADLOCK, 0, 7, 2));
         let names = BTreeMap::from([(5, "control".to_string())]);
         assert_eq!(
             t.summary(&names).unwrap(),
@@ -403,7 +548,7 @@ mod tests {
     #[test]
     fn events_become_json_lines_with_their_own_fields() {
         let names = BTreeMap::from([(5, "control".to_string())]);
-        let mut m = ev(EventKind::DeadlineMiss, 5, 7, 3_000);
+        let mut m = ev(EventKind::MISS, 5, 7, 3_000);
         m.arg2 = 13_000;
         let v = to_json(&m, &names);
         assert_eq!(v["kind"], "miss");
@@ -412,7 +557,7 @@ mod tests {
         assert_eq!(v["lateness_ns"], 3_000);
         assert_eq!(v["response_ns"], 13_000);
 
-        let mut d = ev(EventKind::Deadlock, 0, 7, 2);
+        let mut d = ev(EventKind::DEADLOCK, 0, 7, 2);
         d.cycle = vec![
             LockEdge {
                 tid: 7,

@@ -6,10 +6,15 @@
 
 //! The user-space tier of the AxRT sched_ext scheduler, as a library.
 
+// intf.h's lists of counters and event kinds as macros (build.rs), for the modules below.
+include!(concat!(env!("OUT_DIR"), "/intf_lists.rs"));
+
 pub mod bpf_intf;
 pub mod bpf_skel;
+pub mod cgroupfs;
 pub mod cli;
 pub mod config;
+pub mod counters;
 pub mod discovery;
 pub mod events;
 pub mod exit;

@@ -23,8 +23,9 @@ use scx_stats::prelude::StatsServer;
 
 use scx_axrt::cli::Opts;
 use scx_axrt::config::{Config, ConfigError};
+use scx_axrt::counters::GroupStats;
 use scx_axrt::discovery::{Host, State};
-use scx_axrt::maps::{GroupState, GroupStats, Maps};
+use scx_axrt::maps::{GroupState, Maps};
 use scx_axrt::sched::{Scheduler, OPS_NAME};
 use scx_axrt::stats::{group_name, Ledger, Report, Sample, TaskSample};
 use scx_axrt::{discovery, events, logger, preflight, stats};

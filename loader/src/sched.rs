@@ -21,8 +21,9 @@ use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, UserExit
 use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::cli::Opts;
+use crate::counters::STAT_NAMES;
 use crate::exit::{c_array_to_string, c_ptr_to_string, ExitInfo};
-use crate::maps::{Maps, STAT_NAMES};
+use crate::maps::Maps;
 
 /// The struct_ops name the kernel shows in /sys/kernel/sched_ext/root/ops.
 pub const OPS_NAME: &str = "axrt";

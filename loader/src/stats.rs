@@ -21,8 +21,9 @@ use scx_stats_derive::Stats;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::counters::{quantile_ns, GroupStats, TaskStats};
 use crate::discovery::State;
-use crate::maps::{hist_quantile_ns, GroupState, GroupStats, TaskStats};
+use crate::maps::GroupState;
 
 /// scx_stats' default socket, where the scheduler serves and --monitor connects.
 pub const SOCKET: &str = "/var/run/scx/root/stats";
@@ -455,7 +456,7 @@ impl Report {
 impl GroupReport {
     fn new(g: &GroupSample, d: &GroupStats, span_ns: u64) -> Self {
         let wakeups: u64 = d.lat_hist.iter().sum();
-        let pct_us = |q: f64| us(d.lat_quantile_ns(q));
+        let pct_us = |q: f64| us(quantile_ns(&d.lat_hist, q));
         GroupReport {
             name: g.name.clone(),
             cgroups: g.cgroups,
@@ -473,8 +474,8 @@ impl GroupReport {
             supply_misses: d.supply_misses,
             boosts_received: d.boosts_received,
             boosts_given: d.boosts_given,
-            boost_p50_us: us(hist_quantile_ns(&d.boost_hist, 0.50)),
-            boost_p99_us: us(hist_quantile_ns(&d.boost_hist, 0.99)),
+            boost_p50_us: us(quantile_ns(&d.boost_hist, 0.50)),
+            boost_p99_us: us(quantile_ns(&d.boost_hist, 0.99)),
             reserve_grants: d.reserve_grants,
             dispatches: d.dispatches,
             preemptions: d.preemptions,
@@ -498,7 +499,7 @@ impl TaskReport {
             jobs: s.jobs.saturating_sub(before.jobs),
             misses: s.misses.saturating_sub(before.misses),
             wcet_overruns: s.wcet_overruns.saturating_sub(before.wcet_overruns),
-            resp_p99_us: us(hist_quantile_ns(&hist, 0.99)),
+            resp_p99_us: us(quantile_ns(&hist, 0.99)),
             max_response_us: s.max_response_ns as f64 / 1000.0,
             max_lateness_us: s.max_lateness_ns as f64 / 1000.0,
             boosts_received: s.boosts_received.saturating_sub(before.boosts_received),
@@ -573,7 +574,7 @@ pub fn monitor(interval: Duration, json: bool, stop: &AtomicBool) -> Result<()> 
 mod tests {
     use super::*;
     use crate::discovery::GroupEntry;
-    use crate::maps::Overrun;
+    use axrt_policy::Overrun;
 
     const CFG: &str =
         "[[vm]]\nname = \"control\"\ncgroup = \"c*\"\nquota_us = 3000\nperiod_us = 10000\n\
@@ -623,8 +624,8 @@ mod tests {
     #[test]
     fn samples_group_cgroups_by_vm() {
         let groups = [
-            (state(10), stats(100, 1, &[(10, 1)])),
-            (state(11), stats(50, 2, &[(10, 1)])),
+            (state(10), stats(100, 1, &[(11, 1)])),
+            (state(11), stats(50, 2, &[(11, 1)])),
             (state(99), stats(7, 0, &[])),
         ];
         let s = Sample::build(
@@ -640,7 +641,7 @@ mod tests {
         assert_eq!(s.groups[0].cgroups, 2);
         assert_eq!(s.groups[0].stats.runtime_ns, 150);
         assert_eq!(s.groups[0].stats.throttles, 3);
-        assert_eq!(s.groups[0].stats.lat_hist[10], 2);
+        assert_eq!(s.groups[0].stats.lat_hist[11], 2);
         assert_eq!(s.groups[1].cgroups, 0);
         assert_eq!(s.groups[2].stats.runtime_ns, 7);
     }
@@ -698,14 +699,14 @@ mod tests {
     fn reports_are_differences_over_the_interval() {
         let prev = sample(
             1_000_000_000,
-            stats(100_000_000, 1, &[(9, 10)]),
+            stats(100_000_000, 1, &[(10, 10)]),
             stats(0, 0, &[]),
         );
         // 2 s later: control ran 0.6 s more (30 % of one CPU), 99 wakeups in [512, 1024) ns
-        // and one in [2^20, 2^21) ns on top of the earlier 10.
+        // (bucket 10) and one in [2^20, 2^21) ns (bucket 21) on top of the earlier 10.
         let cur = sample(
             3_000_000_000,
-            stats(700_000_000, 4, &[(9, 109), (20, 1)]),
+            stats(700_000_000, 4, &[(10, 109), (21, 1)]),
             stats(3_000_000_000, 0, &[]),
         );
         let r = Report::between(&prev, &cur);
@@ -729,7 +730,7 @@ mod tests {
     #[test]
     fn the_p99_reaches_the_tail_bucket() {
         let prev = sample(0, GroupStats::default(), GroupStats::default());
-        let cur = sample(1, stats(0, 0, &[(9, 98), (20, 2)]), GroupStats::default());
+        let cur = sample(1, stats(0, 0, &[(10, 98), (21, 2)]), GroupStats::default());
         let c = &Report::between(&prev, &cur).groups[0];
         assert_eq!(c.lat_p50_us, 1.024);
         assert_eq!(c.lat_p99_us, 2097.152);
@@ -737,8 +738,8 @@ mod tests {
 
     #[test]
     fn counters_that_go_backwards_count_as_zero() {
-        let prev = sample(0, stats(500, 5, &[(3, 5)]), GroupStats::default());
-        let cur = sample(10, stats(100, 1, &[(3, 1)]), GroupStats::default());
+        let prev = sample(0, stats(500, 5, &[(4, 5)]), GroupStats::default());
+        let cur = sample(10, stats(100, 1, &[(4, 1)]), GroupStats::default());
         let c = &Report::between(&prev, &cur).groups[0];
         assert_eq!((c.cpu_pct, c.throttles, c.wakeups), (0.0, 0, 0));
     }
@@ -748,7 +749,7 @@ mod tests {
         let prev = sample(0, GroupStats::default(), GroupStats::default());
         let cur = sample(
             2_000_000_000,
-            stats(600_000_000, 3, &[(13, 50), (22, 1)]),
+            stats(600_000_000, 3, &[(14, 50), (23, 1)]),
             stats(1_000_000_000, 0, &[]),
         );
         let text = Report::between(&prev, &cur).format_table();
@@ -786,7 +787,7 @@ mod tests {
         let prev = sample(0, GroupStats::default(), GroupStats::default());
         let cur = sample(
             1_000_000_000,
-            stats(10, 1, &[(5, 2)]),
+            stats(10, 1, &[(6, 2)]),
             GroupStats::default(),
         );
         let r = Report::between(&prev, &cur);

@@ -111,8 +111,9 @@ impl Group {
     /// If a period boundary has passed at `now`: closes the window (returns its shortfall when
     /// it is a supply miss with tolerance `epsilon`), starts the period holding `now` with a
     /// full budget and no carry-over, and un-throttles. `None` if no boundary has passed.
-    pub fn roll(&mut self, now: Time, epsilon: Time) -> Option<Option<Time>> {
+    pub fn roll(&mut self, now: Time) -> Option<Option<Time>> {
         let (q, p) = self.budget()?;
+        let epsilon = crate::params::supply_slack(q);
         if now < self.period_start + p {
             return None;
         }

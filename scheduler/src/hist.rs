@@ -1,10 +1,43 @@
-//! Log2 histograms: bucket 0 holds the value 0, bucket `k` (1..=64) holds `[2^(k-1), 2^k)`.
-//! Fixed size, no allocation; used for response times and wakeup latencies.
+//! Log2 histograms: bucket 0 holds the value 0, bucket `k` (`1..BUCKETS-1`) holds
+//! `[2^(k-1), 2^k)`, and the last bucket everything from `2^(BUCKETS-2)` (about 1.07 s) up.
+//! Fixed size, no allocation; used for response times and wakeup latencies. This is also the
+//! layout of the BPF tier's histograms (`AXRT_LAT_BUCKETS` in bpf/intf.h, checked equal by a
+//! loader test), and [`quantile_bucket`] / [`bucket_bound`] read both.
 
 use crate::types::Time;
 
-/// Number of buckets of a [`Log2Hist`].
-pub const BUCKETS: usize = 65;
+/// Number of buckets of a [`Log2Hist`] (and of the BPF tier's histograms).
+pub const BUCKETS: usize = 32;
+
+/// The bucket holding the `permille`/1000 quantile of the values counted in `counts` (bucket
+/// `i` holding `counts[i]` values), `None` if it counts none.
+pub fn quantile_bucket(counts: &[u64], permille: u32) -> Option<usize> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (total * u64::from(permille.min(1000)))
+        .div_ceil(1000)
+        .max(1);
+    let mut seen = 0;
+    for (b, &c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return Some(b);
+        }
+    }
+    Some(counts.len() - 1)
+}
+
+/// The bound every value of bucket `b` is below: `2^b` (1 for bucket 0). For the last bucket,
+/// which is open, `2^(BUCKETS-1)`: the values it holds are at least half that.
+pub const fn bucket_bound(b: usize) -> Time {
+    if b >= BUCKETS - 1 {
+        1 << (BUCKETS - 1)
+    } else {
+        1 << b
+    }
+}
 
 /// A histogram of nanosecond values with power-of-two buckets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,14 +61,19 @@ impl Log2Hist {
     /// The bucket a value falls in.
     #[inline]
     pub const fn bucket_of(v: Time) -> usize {
-        (64 - v.leading_zeros()) as usize
+        let b = (64 - v.leading_zeros()) as usize;
+        if b < BUCKETS {
+            b
+        } else {
+            BUCKETS - 1
+        }
     }
 
     /// The smallest and largest value of bucket `b` (both inclusive).
     pub const fn bucket_range(b: usize) -> (Time, Time) {
         match b {
             0 => (0, 0),
-            64 => (1 << 63, Time::MAX),
+            _ if b >= BUCKETS - 1 => (1 << (BUCKETS - 2), Time::MAX),
             _ => (1 << (b - 1), (1 << b) - 1),
         }
     }
@@ -68,23 +106,10 @@ impl Log2Hist {
         self.max
     }
 
-    /// An upper bound of the `permille`/1000 quantile: the top of the bucket holding it
-    /// (`None` if empty).
+    /// An upper bound of the `permille`/1000 quantile: the top of the bucket holding it, or
+    /// the largest value recorded if that is smaller (`None` if empty).
     pub fn quantile_upper(&self, permille: u32) -> Option<Time> {
-        if self.total == 0 {
-            return None;
-        }
-        let rank = (self.total * u64::from(permille.min(1000)))
-            .div_ceil(1000)
-            .max(1);
-        let mut seen = 0;
-        for (b, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return Some(Self::bucket_range(b).1.min(self.max));
-            }
-        }
-        Some(self.max)
+        quantile_bucket(&self.counts, permille).map(|b| Self::bucket_range(b).1.min(self.max))
     }
 
     /// Adds every count of `other`.
@@ -110,13 +135,18 @@ mod tests {
         assert_eq!(Log2Hist::bucket_of(4), 3);
         assert_eq!(Log2Hist::bucket_of(1023), 10);
         assert_eq!(Log2Hist::bucket_of(1024), 11);
-        assert_eq!(Log2Hist::bucket_of(Time::MAX), 64);
+        assert_eq!(Log2Hist::bucket_of(Time::MAX), BUCKETS - 1);
+        assert_eq!(Log2Hist::bucket_of(1 << 30), BUCKETS - 1);
+        assert_eq!(Log2Hist::bucket_of((1 << 30) - 1), BUCKETS - 2);
         for b in 0..BUCKETS {
             let (lo, hi) = Log2Hist::bucket_range(b);
             assert_eq!(Log2Hist::bucket_of(lo), b);
             assert_eq!(Log2Hist::bucket_of(hi), b);
             if b > 0 {
                 assert_eq!(Log2Hist::bucket_of(lo - 1), b - 1);
+            }
+            if b < BUCKETS - 1 {
+                assert_eq!(bucket_bound(b), hi + 1);
             }
         }
     }
@@ -139,5 +169,18 @@ mod tests {
         g.merge(&h);
         assert_eq!(g.count(), 8);
         assert_eq!(g.bucket(3), 4);
+    }
+
+    #[test]
+    fn quantiles_of_bare_counts() {
+        let mut counts = [0u64; BUCKETS];
+        assert_eq!(quantile_bucket(&counts, 990), None);
+        counts[10] = 98; // [512, 1024)
+        counts[21] = 2; // [1 Mi, 2 Mi)
+        assert_eq!(quantile_bucket(&counts, 500), Some(10));
+        assert_eq!(quantile_bucket(&counts, 980), Some(10));
+        assert_eq!(quantile_bucket(&counts, 990), Some(21));
+        assert_eq!(bucket_bound(10), 1024);
+        assert_eq!(bucket_bound(21), 2 << 20);
     }
 }

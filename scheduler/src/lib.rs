@@ -1,4 +1,4 @@
-// axrt-policy: the AxRT real-time scheduling policy (see spec/POLICY.md), `no_std` + `alloc`.
+// axrt-policy: the AxRT real-time scheduling policy (see docs/POLICY.md), `no_std` + `alloc`.
 // The crate documentation is README.md, so its example is compiled and run as a doctest.
 #![doc = include_str!("../README.md")]
 #![no_std]

@@ -10,6 +10,35 @@ use crate::types::{CpuSet, GroupId, Prio, Time, MAX_CPUS};
 /// One millisecond in nanoseconds.
 pub const MS: Time = 1_000_000;
 
+/// Default time slice (5 ms). The BPF tier's `AXRT_SLICE_NS_DFL` (a loader test checks).
+pub const DEFAULT_SLICE: Time = 5 * MS;
+/// Shortest slice a configuration may set, and the shortest any task is given (a nearly used-up
+/// budget would give less): 50 µs. The BPF tier's `AXRT_SLICE_NS_MIN`.
+pub const MIN_SLICE: Time = 50_000;
+/// Longest slice a configuration may set (1 s).
+pub const MAX_SLICE: Time = 1000 * MS;
+/// Default starvation reserve (1 s). The BPF tier's `AXRT_RESERVE_MS_DFL`.
+pub const DEFAULT_RESERVE: Time = 1000 * MS;
+/// Default priority of the host group (128). The BPF tier's `AXRT_PRIO_HOST_DFL`.
+pub const DEFAULT_HOST_PRIORITY: Prio = 128;
+/// Supply-miss slack: a share of the quota ...
+pub const SUPPLY_SLACK_DIV: Time = 10;
+/// ... and at least this much (0.5 ms). The BPF tier's `AXRT_SUPPLY_EPS_DIV`/`_MIN_NS`.
+pub const SUPPLY_SLACK_MIN: Time = MS / 2;
+
+/// How far a reservation window's supply may fall short of `min(Q, demand)` before it is a
+/// supply miss: `max(Q / 10, 0.5 ms)`. Enforcement lands a throttle about a millisecond early
+/// or late under emulation (a VM alone at 20 ms per 100 ms got 18.5-21 ms per window); both
+/// tiers use this rule.
+pub const fn supply_slack(quota: Time) -> Time {
+    let share = quota / SUPPLY_SLACK_DIV;
+    if share > SUPPLY_SLACK_MIN {
+        share
+    } else {
+        SUPPLY_SLACK_MIN
+    }
+}
+
 /// System-wide parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SystemConfig {
@@ -21,7 +50,7 @@ pub struct SystemConfig {
     pub reserve: Time,
     /// Priority of the host group (128).
     pub host_priority: Prio,
-    /// Budget precision per CPU, `ε` (0.5 ms); also the tolerance of supply-miss detection.
+    /// Budget precision per CPU, `ε` (0.5 ms): a group runs at most `Q + ε × CPUs` per period.
     pub epsilon_per_cpu: Time,
     /// Admission bound on the sum of `Q/P`, in millionths of a CPU per CPU (950 000 = 0.95).
     pub utilization_bound_ppm: u64,
@@ -32,9 +61,9 @@ impl SystemConfig {
     pub fn new(cpus: usize) -> Self {
         SystemConfig {
             cpus,
-            slice: 5 * MS,
-            reserve: 1000 * MS,
-            host_priority: 128,
+            slice: DEFAULT_SLICE,
+            reserve: DEFAULT_RESERVE,
+            host_priority: DEFAULT_HOST_PRIORITY,
             epsilon_per_cpu: MS / 2,
             utilization_bound_ppm: 950_000,
         }

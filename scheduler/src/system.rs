@@ -17,7 +17,7 @@
 //! * **Who calls.** A discrete-event simulator calls the events in time order and `tick` at
 //!   every `Timer`. AxVisor's per-CPU run loop calls them under one lock around the `System`;
 //!   actions for other CPUs become IPIs, and each CPU runs [`System::current`] for itself.
-//! * **Policy** (spec/POLICY.md): global fixed priority. After every event, no queued task
+//! * **Policy** (docs/POLICY.md): global fixed priority. After every event, no queued task
 //!   waits while a CPU it may use idles or runs a task of worse rank (tier, effective
 //!   priority), except a CPU running a starvation-reserve grant. The preemption latency bound
 //!   of the policy is therefore zero; the driver adds its own switch/IPI latency.
@@ -560,11 +560,10 @@ impl System {
         self.now = now;
         self.charge(now);
         for g in 0..self.groups.len() {
-            let eps = self.cfg.epsilon_per_cpu * self.groups[g].cpus.count() as Time;
             let group = &mut self.groups[g];
             group.accrue(now);
             let was_throttled = group.throttled;
-            if let Some(miss) = group.roll(now, eps) {
+            if let Some(miss) = group.roll(now) {
                 let id = GroupId(g as u32);
                 self.notes.push(Action::Replenished { group: id });
                 if let Some(shortfall) = miss {

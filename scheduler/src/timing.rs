@@ -1,4 +1,4 @@
-//! A task's timing contract (spec/POLICY.md, "Entities" and "Deadlines"): period `T`, relative
+//! A task's timing contract (docs/POLICY.md, "Entities" and "Deadlines"): period `T`, relative
 //! deadline `D` and worst-case execution time `C`, all optional.
 //!
 //! One type serves every user of the contract: the AxRT system's task parameters

@@ -1,4 +1,4 @@
-//! The AxRT policy on a single run queue (spec/POLICY.md, "Choosing what runs", rules 2 and 4 as
+//! The AxRT policy on a single run queue (docs/POLICY.md, "Choosing what runs", rules 2 and 4 as
 //! seen from one CPU, without groups, budgets or boosts):
 //!
 //! * the queued task with the best (smallest) priority runs; among equals, the one that became

@@ -1,8 +1,8 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
- * locks.bpf.h - part of axrt.bpf.c (one compilation unit): lock chains of
- * PI futexes, their priority inheritance and deadlock detection,
- * spec/POLICY.md "Boosts (priority inheritance) and deadlocks".
+ * locks.bpf.c - lock chains of PI futexes, their priority inheritance and
+ * deadlock detection, docs/POLICY.md "Boosts (priority inheritance) and
+ * deadlocks".
  *
  * Observation. Three fentry/fexit programs on the kernel's PI futex paths
  * (the loader leaves them unloaded with --no-lock-trace):
@@ -21,7 +21,7 @@
  * (boosts never lower a priority). When an edge goes, the owner's lock_prio
  * is recomputed from its remaining waiters (lock_waits records each
  * waiter's effective priority), and so on up its chain. A changed task that
- * is queued is moved by a dispatch (boost.bpf.h, requeue_q). With
+ * is queued is moved by a dispatch (boost.bpf.c, requeue_q). With
  * --no-boost the graph is kept (for deadlocks) but no priority changes.
  *
  * Deadlock. If the walk from a new edge w -> owner comes back to w, the
@@ -32,6 +32,8 @@
  * Tids in futex words are of the waiter's pid namespace; this assumes the
  * initial one (the host's view of its VMs' threads).
  */
+
+#include "axrt.bpf.h"
 
 #define FUTEX_TID_MASK	0x3fffffff
 #define FUTEX_WAITERS	0x80000000

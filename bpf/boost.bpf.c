@@ -1,8 +1,7 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
- * boost.bpf.h - part of axrt.bpf.c (one compilation unit): directed-yield
- * boosts and moving queued tasks whose priority changed, spec/POLICY.md
- * "Boosts (priority inheritance) and deadlocks".
+ * boost.bpf.c - directed-yield boosts and moving queued tasks whose priority
+ * changed, docs/POLICY.md "Boosts (priority inheritance) and deadlocks".
  *
  * Directed yield. KVM's lock-holder-preemption path (a vCPU spinning on a
  * lock, by pause-loop exit or the sched-yield hypercall) calls yield_to(),
@@ -15,10 +14,12 @@
  *
  * Requeues. A queued task sits in the DSQ of the priority it had when it was
  * queued. When a boost changes it from outside the task's own path (lock
- * chains, locks.bpf.h), the task's tid goes on requeue_q and a CPU is
+ * chains, locks.bpf.c), the task's tid goes on requeue_q and a CPU is
  * kicked; every dispatch first moves up to REQUEUE_BATCH such tasks to the
  * queue of their new priority and wakes a CPU for them.
  */
+
+#include "axrt.bpf.h"
 
 #define REQUEUE_BATCH	4
 
@@ -40,7 +41,7 @@ struct {
 s32 nr_requeue;
 
 /* Counts a boost given by @from_slot's task @from to @to_slot's task @to. */
-static __always_inline void count_boost(u32 from_slot, s32 from, u32 to_slot, s32 to)
+__hidden void count_boost(u32 from_slot, s32 from, u32 to_slot, s32 to)
 {
 	struct axrt_group_stats *st;
 	struct axrt_task_stats *ts;
@@ -56,22 +57,8 @@ static __always_inline void count_boost(u32 from_slot, s32 from, u32 to_slot, s3
 		__sync_fetch_and_add(&ts->boosts_given, 1);
 }
 
-/* Reports a boost of @pid (by @other, @cause) from priority @old to @prio. */
-static __always_inline void boost_event(u32 kind, u32 slot, s32 pid, s32 other, u32 prio,
-					u64 arg, u32 cause)
-{
-	struct axrt_event *ev = ev_begin(kind, slot_cgid(slot), pid, prio);
-
-	if (ev) {
-		ev->arg = arg;
-		ev->arg2 = cause;
-		ev->other = other;
-		bpf_ringbuf_submit(ev, 0);
-	}
-}
-
 /* The id of the DSQ @p is queued on, or ~0 if none. */
-static __always_inline u64 queued_on(struct task_struct *p)
+__hidden u64 queued_on(struct task_struct *p)
 {
 	struct scx_dispatch_q *dsq = p->scx.dsq;
 
@@ -79,7 +66,7 @@ static __always_inline u64 queued_on(struct task_struct *p)
 }
 
 /* True for the DSQs a task waits on in priority order (where a boost must move it). */
-static __always_inline bool is_prio_dsq(u64 id)
+__hidden bool is_prio_dsq(u64 id)
 {
 	return id < AXRT_NR_PRIOS || id == AXRT_DSQ_VTIME;
 }
@@ -151,7 +138,7 @@ static bool move_task(s32 pid, s32 cpu)
  * runs the task this CPU yielded to, if it is still queued. True if this
  * CPU got a task.
  */
-static bool dispatch_boosts(s32 cpu)
+__hidden bool dispatch_boosts(s32 cpu)
 {
 	s32 pid, target;
 	u32 i;
@@ -162,15 +149,15 @@ static bool dispatch_boosts(s32 cpu)
 		__sync_fetch_and_sub(&nr_requeue, 1);
 		move_task(pid, -1);
 	}
-	target = yield_target[cpu & (MAX_CPUS - 1)];
+	target = yield_target[CPU_IDX(cpu)];
 	if (!target)
 		return false;
-	yield_target[cpu & (MAX_CPUS - 1)] = 0;
+	yield_target[CPU_IDX(cpu)] = 0;
 	return move_task(target, cpu);
 }
 
 /* Asks for @pid (whose priority changed while queued) to be moved; kicks @cpu to do it. */
-static __always_inline void request_requeue(s32 pid, s32 cpu)
+__hidden void request_requeue(s32 pid, s32 cpu)
 {
 	if (bpf_map_push_elem(&requeue_q, &pid, 0))
 		stat_inc(AXRT_STAT_EV_DROP);
@@ -186,7 +173,7 @@ static __always_inline void request_requeue(s32 pid, s32 cpu)
  * --no-boost or @to's group is throttled, hands from's CPU to @to with
  * priority min(e(from), e(to)) and reports a boost; true tells KVM it worked.
  */
-bool BPF_STRUCT_OPS(axrt_yield, struct task_struct *from, struct task_struct *to)
+__hidden bool boost_yield(struct task_struct *from, struct task_struct *to)
 {
 	struct task_ctx *fc = tctx(from), *tc;
 	struct group *g;
@@ -218,24 +205,24 @@ bool BPF_STRUCT_OPS(axrt_yield, struct task_struct *from, struct task_struct *to
 		tc->yield_since = now;
 	fc->yielded = 1;
 	scx_bpf_task_set_slice(from, 0);
-	yield_target[bpf_get_smp_processor_id() & (MAX_CPUS - 1)] = to->pid;
+	yield_target[CPU_IDX(bpf_get_smp_processor_id())] = to->pid;
 	count_boost(fc->slot, from->pid, tc->slot, to->pid);
 	boost_event(AXRT_EV_BOOST, tc->slot, to->pid, from->pid, tc->prio, old, AXRT_BOOST_YIELD);
 	return true;
 }
 
 /* @p starts running: the latency from the yield that boosted it to now. */
-static __always_inline void boost_running(struct task_ctx *tc, struct axrt_group_stats *st, u64 now)
+__hidden void boost_running(struct task_ctx *tc, struct axrt_group_stats *st, u64 now)
 {
 	if (!tc->boost_ts)
 		return;
 	if (st && now > tc->boost_ts)
-		st->boost_hist[lat_bucket(now - tc->boost_ts) & (AXRT_LAT_BUCKETS - 1)]++;
+		st->boost_hist[hist_bucket(now - tc->boost_ts)]++;
 	tc->boost_ts = 0;
 }
 
 /* @p stops running: its yield boost ends. */
-static __always_inline void boost_stopping(struct task_struct *p, struct task_ctx *tc, u64 now)
+__hidden void boost_stopping(struct task_struct *p, struct task_ctx *tc, u64 now)
 {
 	if (!tc->yield_since)
 		return;

@@ -1,7 +1,7 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+// SPDX-License-Identifier: GPL-2.0-only
 /*
- * deadline.bpf.h - part of axrt.bpf.c (one compilation unit): job deadlines
- * and reservation windows, spec/POLICY.md "Deadlines".
+ * deadline.bpf.c - job deadlines and reservation windows, docs/POLICY.md
+ * "Deadlines".
  *
  * Jobs. A thread whose spec has a period (struct axrt_task_spec) releases a
  * job when it wakes (ops.runnable with SCX_ENQ_WAKEUP) and completes it
@@ -17,11 +17,8 @@
  * supply = the budget it used. A window whose supply fell short of
  * min(quota, demand) by more than the slack (intf.h) is a supply miss.
  */
+#include "axrt.bpf.h"
 
-static __always_inline struct axrt_task_stats *task_stats(s32 pid)
-{
-	return bpf_map_lookup_elem(&axrt_task_stats, &pid);
-}
 
 /* @p woke up: a thread with a timing contract releases a job (if none is open). */
 static __always_inline void job_release(struct task_struct *p, struct task_ctx *tc, u64 now)
@@ -64,7 +61,7 @@ static void job_complete(struct task_struct *p, struct task_ctx *tc, u64 now)
 			ts->max_lateness_ns = late;
 		if (resp > ts->max_response_ns)
 			ts->max_response_ns = resp;
-		ts->resp_hist[lat_bucket(resp) & (AXRT_LAT_BUCKETS - 1)]++;
+		ts->resp_hist[hist_bucket(resp)]++;
 	}
 	if (miss && (ev = ev_begin(AXRT_EV_MISS, slot_cgid(tc->slot), p->pid, tc->prio))) {
 		ev->arg = late;
@@ -116,7 +113,7 @@ static __always_inline u64 demand_take(struct group *g, u64 now)
  * before it could be counted (at load, or moved into the group while
  * running) is counted from here. A cheap comparison when nothing changed.
  */
-static __always_inline void demand_track(struct task_ctx *tc, u64 now)
+__hidden void demand_track(struct task_ctx *tc, u64 now)
 {
 	struct group *g;
 	u32 want = 0;
@@ -138,8 +135,7 @@ static __always_inline void demand_track(struct task_ctx *tc, u64 now)
 }
 
 /* @p became runnable (@enq_flags of ops.runnable): release a job, count its demand. */
-static __always_inline void demand_runnable(struct task_struct *p, struct task_ctx *tc,
-					    u64 enq_flags, u64 now)
+__hidden void demand_runnable(struct task_struct *p, struct task_ctx *tc, u64 enq_flags, u64 now)
 {
 	if (enq_flags & SCX_ENQ_WAKEUP)
 		job_release(p, tc, now);
@@ -147,8 +143,7 @@ static __always_inline void demand_runnable(struct task_struct *p, struct task_c
 }
 
 /* @p stopped being runnable (@deq_flags of ops.quiescent): complete its job, end its demand. */
-static __always_inline void demand_quiescent(struct task_struct *p, struct task_ctx *tc,
-					     u64 deq_flags, u64 now)
+__hidden void demand_quiescent(struct task_struct *p, struct task_ctx *tc, u64 deq_flags, u64 now)
 {
 	struct group *g;
 
@@ -168,7 +163,7 @@ static __always_inline void demand_quiescent(struct task_struct *p, struct task_
  * supply = quota - live). Counts it, and a supply miss when supply fell
  * short of min(quota, demand) by more than the slack.
  */
-static void close_window(struct group *g, u32 slot, u64 quota, s64 live, u64 now)
+__hidden void close_window(struct group *g, u32 slot, u64 quota, s64 live, u64 now)
 {
 	struct axrt_group_stats *st = gstats(slot);
 	struct axrt_event *ev;
