@@ -349,6 +349,10 @@ impl<'a> Brain<'a> {
                 sample.tasks.push(TaskSample {
                     name: format!("{vm}/{}", t.comm),
                     tid: *tid,
+                    prio: self.cfg.tasks[t.rule]
+                        .params
+                        .priority
+                        .unwrap_or(self.cfg.vms[self.cfg.tasks[t.rule].vm].params.priority),
                     stats,
                 });
             }

@@ -54,6 +54,8 @@ pub struct TaskSample {
     pub name: String,
     /// Thread id.
     pub tid: i32,
+    /// Its priority (its rule's, or its VM's).
+    pub prio: u8,
     /// Counters since it got its spec.
     pub stats: TaskStats,
 }
@@ -67,6 +69,8 @@ pub struct GroupSample {
     /// Number of cgroups discovery registered for the group (0 for a VM not found yet; 1 for a
     /// `cgroup:ID` group). The BPF tier reports a cgroup only once a task of it has run.
     pub cgroups: u64,
+    /// Default priority of its threads.
+    pub prio: u8,
     /// Counters since the scheduler started, summed over the group's cgroups.
     pub stats: GroupStats,
 }
@@ -133,6 +137,7 @@ impl Sample {
             .map(|(i, vm)| GroupSample {
                 name: vm.params.name.clone(),
                 cgroups: state.cgroups_of(i) as u64,
+                prio: vm.params.priority,
                 stats: GroupStats::default(),
             })
             .collect();
@@ -140,9 +145,11 @@ impl Sample {
             let i = match out.iter().position(|g| g.name == name) {
                 Some(i) => i,
                 None => {
+                    // A cgroup no [[vm]] names (its cpu.max made it a group): host priority.
                     out.push(GroupSample {
                         name,
                         cgroups,
+                        prio: cfg.system.host_priority,
                         stats: GroupStats::default(),
                     });
                     out.len() - 1
@@ -159,6 +166,7 @@ impl Sample {
         out.push(GroupSample {
             name: HOST.into(),
             cgroups: 0,
+            prio: cfg.system.host_priority,
             stats: host,
         });
         Sample {
@@ -199,6 +207,10 @@ pub struct TaskReport {
     /// Thread id.
     #[stat(desc = "thread id")]
     pub tid: i64,
+    /// Its priority (its rule's, or its VM's).
+    #[stat(desc = "priority")]
+    #[serde(default)]
+    pub prio: u64,
     /// Jobs completed.
     #[stat(desc = "jobs completed")]
     pub jobs: u64,
@@ -225,72 +237,58 @@ pub struct TaskReport {
     pub boosts_given: u64,
 }
 
-/// One group over one interval.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
-#[stat(desc = "one group (a VM or the host group) over the interval")]
-pub struct GroupReport {
-    /// VM name, `host`, or `cgroup:ID`.
-    #[stat(desc = "group name")]
-    pub name: String,
-    /// Cgroups making up the group at the end of the interval.
-    #[stat(desc = "cgroups making up the group")]
-    pub cgroups: u64,
-    /// CPU time used, in percent of one CPU over the interval (200 = two CPUs).
-    #[stat(desc = "CPU time, % of one CPU")]
-    pub cpu_pct: f64,
-    /// Times the budget ran out.
-    #[stat(desc = "budget exhaustions")]
-    pub throttles: u64,
-    /// Period boundaries that refilled the budget.
-    #[stat(desc = "budget replenishments")]
-    pub replenishments: u64,
-    /// Jobs of its timed threads completed.
-    #[stat(desc = "jobs completed")]
-    pub jobs: u64,
-    /// Jobs that missed their deadline.
-    #[stat(desc = "job deadline misses")]
-    pub deadline_misses: u64,
-    /// Jobs that ran longer than their WCET.
-    #[stat(desc = "WCET overruns")]
-    pub wcet_overruns: u64,
-    /// Reservation windows (budget periods) closed.
-    #[stat(desc = "reservation windows")]
-    pub windows: u64,
-    /// Windows whose supply fell short of min(quota, demand) by more than the slack.
-    #[stat(desc = "reservation supply misses")]
-    pub supply_misses: u64,
-    /// Boosts its tasks received (directed yields, lock chains).
-    #[stat(desc = "boosts received")]
-    pub boosts_received: u64,
-    /// Boosts its tasks gave.
-    #[stat(desc = "boosts given")]
-    pub boosts_given: u64,
-    /// Median latency from a directed yield to the boosted task running: upper bound of its
-    /// log2 bucket, µs (0 without samples).
-    #[stat(desc = "yield-to-run latency p50 upper bound (us)")]
-    pub boost_p50_us: f64,
-    /// 99th percentile of the same, µs.
-    #[stat(desc = "yield-to-run latency p99 upper bound (us)")]
-    pub boost_p99_us: f64,
-    /// Slices given by the starvation reserve.
-    #[stat(desc = "starvation reserve grants")]
-    pub reserve_grants: u64,
-    /// Times a task of the group was given a CPU.
-    #[stat(desc = "dispatches")]
-    pub dispatches: u64,
-    /// CPUs preempted for a task of the group.
-    #[stat(desc = "preemptions")]
-    pub preemptions: u64,
-    /// Wakeups measured (samples in the latency histogram).
-    #[stat(desc = "wakeups measured")]
-    pub wakeups: u64,
-    /// Median wakeup latency: upper bound of its log2 bucket, µs (0 without wakeups).
-    #[stat(desc = "wakeup latency p50 upper bound (us)")]
-    pub lat_p50_us: f64,
-    /// 99th-percentile wakeup latency: upper bound of its log2 bucket, µs.
-    #[stat(desc = "wakeup latency p99 upper bound (us)")]
-    pub lat_p99_us: f64,
+macro_rules! group_report {
+    ($($f:ident $desc:literal;)*) => {
+        /// One group over one interval: every counter of the BPF tier's list (intf.h,
+        /// AXRT_GROUP_COUNTERS) as it counted over the interval, and what is derived from them.
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+        #[stat(desc = "one group (a VM or the host group) over the interval")]
+        pub struct GroupReport {
+            /// VM name, `host`, or `cgroup:ID`.
+            #[stat(desc = "group name")]
+            pub name: String,
+            /// Default priority of the group's threads (0 is the best).
+            #[stat(desc = "priority of its threads")]
+            #[serde(default)]
+            pub prio: u64,
+            /// Cgroups making up the group at the end of the interval.
+            #[stat(desc = "cgroups making up the group")]
+            pub cgroups: u64,
+            /// CPU time used, in percent of one CPU over the interval (200 = two CPUs).
+            #[stat(desc = "CPU time, % of one CPU")]
+            pub cpu_pct: f64,
+            $(
+                #[doc = $desc]
+                #[stat(desc = $desc)]
+                #[serde(default)]
+                pub $f: u64,
+            )*
+            /// Wakeups measured (enqueue to running).
+            #[stat(desc = "wakeups measured")]
+            pub wakeups: u64,
+            /// Wakeup latency p50: bound of its log2 bucket, µs.
+            #[stat(desc = "wakeup latency p50 upper bound (us)")]
+            pub lat_p50_us: f64,
+            /// Wakeup latency p99: bound of its log2 bucket, µs.
+            #[stat(desc = "wakeup latency p99 upper bound (us)")]
+            pub lat_p99_us: f64,
+            /// Directed yield to the boosted thread running, p50, µs.
+            #[stat(desc = "yield-to-run latency p50 upper bound (us)")]
+            pub boost_p50_us: f64,
+            /// Directed yield to the boosted thread running, p99, µs.
+            #[stat(desc = "yield-to-run latency p99 upper bound (us)")]
+            pub boost_p99_us: f64,
+        }
+
+        impl GroupReport {
+            /// Copies every counter of `d`.
+            fn set_counters(&mut self, d: &GroupStats) {
+                $(self.$f = d.$f;)*
+            }
+        }
+    };
 }
+axrt_group_counters!(group_report);
 
 impl Report {
     /// What happened between `prev` and `cur`. Groups are matched by name; a group absent
@@ -455,34 +453,24 @@ impl Report {
 
 impl GroupReport {
     fn new(g: &GroupSample, d: &GroupStats, span_ns: u64) -> Self {
-        let wakeups: u64 = d.lat_hist.iter().sum();
-        let pct_us = |q: f64| us(quantile_ns(&d.lat_hist, q));
-        GroupReport {
+        let mut r = GroupReport {
             name: g.name.clone(),
+            prio: u64::from(g.prio),
             cgroups: g.cgroups,
             cpu_pct: if span_ns == 0 {
                 0.0
             } else {
                 d.runtime_ns as f64 * 100.0 / span_ns as f64
             },
-            throttles: d.throttles,
-            replenishments: d.replenishments,
-            jobs: d.jobs,
-            deadline_misses: d.deadline_misses,
-            wcet_overruns: d.wcet_overruns,
-            windows: d.windows,
-            supply_misses: d.supply_misses,
-            boosts_received: d.boosts_received,
-            boosts_given: d.boosts_given,
+            wakeups: d.lat_hist.iter().sum(),
+            lat_p50_us: us(quantile_ns(&d.lat_hist, 0.50)),
+            lat_p99_us: us(quantile_ns(&d.lat_hist, 0.99)),
             boost_p50_us: us(quantile_ns(&d.boost_hist, 0.50)),
             boost_p99_us: us(quantile_ns(&d.boost_hist, 0.99)),
-            reserve_grants: d.reserve_grants,
-            dispatches: d.dispatches,
-            preemptions: d.preemptions,
-            wakeups,
-            lat_p50_us: pct_us(0.50),
-            lat_p99_us: pct_us(0.99),
-        }
+            ..GroupReport::default()
+        };
+        r.set_counters(d);
+        r
     }
 }
 
@@ -496,6 +484,7 @@ impl TaskReport {
         TaskReport {
             name: t.name.clone(),
             tid: i64::from(t.tid),
+            prio: u64::from(t.prio),
             jobs: s.jobs.saturating_sub(before.jobs),
             misses: s.misses.saturating_sub(before.misses),
             wcet_overruns: s.wcet_overruns.saturating_sub(before.wcet_overruns),
@@ -780,6 +769,19 @@ mod tests {
             ["batch", "0.0", "0", "0", "0", "0", "0", "0", "0", "-", "-"]
         );
         assert!(lines[4].starts_with("host "));
+    }
+
+    #[test]
+    fn every_counter_of_intf_h_is_a_report_field() {
+        macro_rules! names {
+            ($($f:ident $desc:literal;)*) => {
+                [$(stringify!($f)),*]
+            };
+        }
+        let json = serde_json::to_value(GroupReport::default()).unwrap();
+        for name in axrt_group_counters!(names) {
+            assert!(json.get(name).is_some(), "{name} is not in the report");
+        }
     }
 
     #[test]
