@@ -14,6 +14,7 @@ mod bpf_skel;
 mod cli;
 mod config;
 mod discovery;
+mod event_tap;
 mod events;
 mod exit;
 mod logger;
@@ -113,6 +114,7 @@ fn main() -> ExitCode {
             }
         },
     };
+    event_tap::start();
     let names = events::Names::default();
     let mut brain = Brain::new(&cfg, host, &opts, server.as_ref(), &names);
 

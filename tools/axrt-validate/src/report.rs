@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::mode::Mode;
 use crate::outcome::{RunOutcome, VmOutcome};
-use crate::plot::{self, Chart};
+use axrt_plot::{self as plot, Chart};
 use crate::scenario::{Role, Scenario};
 
 /// Everything a suite run measured (results.json).

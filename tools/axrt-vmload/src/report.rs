@@ -41,6 +41,9 @@ pub struct VcpuReport {
     pub yields: u64,
     /// Lock: pause instructions executed while waiting.
     pub pauses: u64,
+    /// Port I/O exits the guest made (every `out`: job ends, hog batches, lock releases).
+    #[serde(default)]
+    pub io_exits: u64,
     /// Periodic: release times of the first missed jobs (up to 32), ms after the start.
     #[serde(default)]
     pub missed_at_ms: Vec<f64>,
@@ -170,6 +173,7 @@ mod tests {
             work: 500,
             yields: 0,
             pauses: 0,
+            io_exits: 500,
             missed_at_ms: vec![120.0],
         }
     }

@@ -48,6 +48,9 @@ pub struct VcpuOutcome {
     pub yields: u64,
     /// Lock: pause instructions executed by the guest.
     pub pauses: u64,
+    /// Port I/O exits the guest made (one per `out` it executed), counted as KVM_RUN returns
+    /// them: the guest's own exits, which a tracer of kvm_exit must count as many of.
+    pub io_exits: u64,
     /// Thread CPU time over the measurement, ns.
     pub cpu_ns: u64,
     /// Wall time of the measurement, ns.
@@ -77,13 +80,18 @@ enum Exit {
     Stopped,
 }
 
-/// Runs until the guest writes to `port` (`Exit::Port`) or the thread is asked to stop.
-fn run_to_port(vcpu: &mut VcpuFd, job: &VcpuJob, port: u16) -> Result<Exit> {
+/// Runs until the guest writes to `port` (`Exit::Port`) or the thread is asked to stop;
+/// counts the port I/O exits in `io_exits`.
+fn run_to_port(vcpu: &mut VcpuFd, job: &VcpuJob, port: u16, io_exits: &mut u64) -> Result<Exit> {
     loop {
         if stop::stopping() {
             return Ok(Exit::Stopped);
         }
-        match vcpu.run() {
+        let exit = vcpu.run();
+        if matches!(exit, Ok(VcpuExit::IoOut(..)) | Ok(VcpuExit::IoIn(..))) {
+            *io_exits += 1;
+        }
+        match exit {
             Ok(VcpuExit::IoOut(p, _)) if p == port => return Ok(Exit::Port),
             Ok(VcpuExit::IoOut(p, _)) if guest_exception(&job.mem, job.index, p).is_some() => {
                 return Err(guest_exception(&job.mem, job.index, p).expect("checked"));
@@ -161,7 +169,7 @@ fn periodic(
         if !sleep_until(release) {
             continue; // a kick: look at the stop flag again
         }
-        match run_to_port(vcpu, job, PORT_JOB_DONE)? {
+        match run_to_port(vcpu, job, PORT_JOB_DONE, &mut out.io_exits)? {
             Exit::Port => {}
             Exit::Stopped => break, // an unfinished job does not count
         }
@@ -190,7 +198,7 @@ fn periodic(
 fn hog(vcpu: &mut VcpuFd, job: &VcpuJob, out: &mut VcpuOutcome) -> Result<()> {
     let counter = vcpu_area(job.index) + field::WORK;
     let mut last = job.mem.read_u32(counter);
-    while let Exit::Port = run_to_port(vcpu, job, PORT_HOG_BATCH)? {
+    while let Exit::Port = run_to_port(vcpu, job, PORT_HOG_BATCH, &mut out.io_exits)? {
         out.jobs += 1;
         accumulate(&job.mem, counter, &mut last, &mut out.work);
     }
@@ -208,7 +216,7 @@ fn lock(vcpu: &mut VcpuFd, job: &VcpuJob, out: &mut VcpuOutcome) -> Result<()> {
         accumulate(&job.mem, area + field::YIELDS, &mut yields, &mut out.yields);
         accumulate(&job.mem, area + field::PAUSES, &mut pauses, &mut out.pauses);
     };
-    while let Exit::Port = run_to_port(vcpu, job, PORT_LOCK_RELEASED)? {
+    while let Exit::Port = run_to_port(vcpu, job, PORT_LOCK_RELEASED, &mut out.io_exits)? {
         out.jobs += 1;
         let cycles = job.mem.read_u32(area + field::WAIT_CYCLES);
         out.samples_ns.push(job.calibration.cycles_to_ns(cycles));

@@ -106,6 +106,7 @@ fn vcpu_report(vm: &VmPlan, index: u32, mut o: VcpuOutcome) -> VcpuReport {
         work: o.work,
         yields: o.yields,
         pauses: o.pauses,
+        io_exits: o.io_exits,
         missed_at_ms: o.missed_at_ns.iter().map(|&ns| ns as f64 / 1e6).collect(),
     }
 }
