@@ -101,6 +101,11 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
     )?;
     let start_ns = mono_ns();
     let t0 = Instant::now();
+    // The moment from which every vCPU thread is followed (scripts wait for this line).
+    eprintln!(
+        "axrt-trace: attached ({} mode)",
+        if opts.trace { "trace" } else { "summary" }
+    );
     let cpu0 = own_cpu_s();
     let bpf0 = probe.bpf_run_time();
 
