@@ -8,7 +8,10 @@
 #    axrt-trace counts per vCPU equal the guest's own (axrt-vmload's io_exits); every exit
 #    reason's count equals perf kvm stat's; the hog vCPU, behind the CPU hog, waits, and its
 #    runnable wait matches the kernel's run_delay.
-# 2. Trace mode under scx_axrt: a hog VM with a budget of 20 ms per 100 ms. The Perfetto trace
+# 2. Summary mode, a halting periodic VM alone (its guest waits for its own LAPIC timer in
+#    hlt; jobs of 30 % of 10 ms): halted (polling or asleep) about 70 % of the time, and the HLT
+#    exits equal the guest's hlt instructions.
+# 3. Trace mode under scx_axrt: a hog VM with a budget of 20 ms per 100 ms. The Perfetto trace
 #    reads back with Perfetto's schema and matches the summary (slices per state, exit
 #    counters, decisions as instants); the throttles are on the VM's track, and between each
 #    throttle and the replenishment its vCPU waits. Nothing was dropped.
@@ -86,7 +89,23 @@ else
 	fail "trace: axrt-trace attaches in summary mode" "$(tail -3 /tmp/t1.err | tr '\n' ' ')"
 fi
 
-# --- 2. trace mode under scx_axrt: a throttled VM ----------------------------------------------
+# --- 2. a halting vCPU ------------------------------------------------------------------------
+if trace_start /tmp/t3 --json "$AXRT_OUT/trace-halt.json" --interval-s 0.5; then
+	args="--vm-spec idle:2:halt:30:10000 --duration-s 3 --cgroup-root $ROOT --json $AXRT_OUT/trace-vmload-halt.json"
+	axrt-vmload $args >/tmp/t3-vmload.txt 2>&1
+	rerun_on_fault $? /tmp/t3-vmload.txt $args
+	st=$?
+	trace_stop
+	check_eq "the halting micro-VM ran$(error_of $st /tmp/t3-vmload.txt)" 0 $st
+	cat /tmp/t3-vmload.txt /tmp/t3.out >>"$OUT"
+	checks --summary "$AXRT_OUT/trace-halt.json" --vmload "$AXRT_OUT/trace-vmload-halt.json" \
+		--halt-vm idle --duty-pct 30 --halt-tolerance-pts 10
+	note "$(grep -E '^(idle|  CPU)' /tmp/t3.out | head -3 | tr -s ' ')"
+else
+	fail "trace: axrt-trace attaches for the halting VM" "$(tail -3 /tmp/t3.err | tr '\n' ' ')"
+fi
+
+# --- 3. trace mode under scx_axrt: a throttled VM ----------------------------------------------
 cat >/tmp/trace.toml <<'TOML'
 [[vm]]
 name = "batch"
@@ -114,5 +133,5 @@ if scx_start_checked "trace: scx_axrt starts with a budgeted VM" --config /tmp/t
 	scx_stop INT
 	cp $SCX_LOG "$AXRT_OUT/scx_axrt-trace.log"
 fi
-cp /tmp/t1.err /tmp/t2.err "$AXRT_OUT/" 2>/dev/null
+cp /tmp/t1.err /tmp/t2.err /tmp/t3.err "$AXRT_OUT/" 2>/dev/null
 rmdir "$ROOT" 2>/dev/null || true

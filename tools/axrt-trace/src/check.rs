@@ -48,24 +48,24 @@ fn vcpus(s: &Summary) -> impl Iterator<Item = (&str, &Vcpu)> {
         .flat_map(|vm| vm.vcpus.iter().map(move |v| (vm.name.as_str(), v)))
 }
 
-/// The reason names of port I/O and hypercall exits on this summary's ISA.
-fn io_and_hypercall(s: &Summary) -> (&'static str, &'static str) {
+/// The reason names of port I/O, hypercall and HLT exits on this summary's ISA.
+fn guest_reasons(s: &Summary) -> (&'static str, &'static str, &'static str) {
     if s.isa == "vmx" {
-        ("IO_INSTRUCTION", "VMCALL")
+        ("IO_INSTRUCTION", "VMCALL", "HLT")
     } else {
-        ("io", "hypercall")
+        ("io", "hypercall", "hlt")
     }
 }
 
-/// Exits the guest made itself (axrt-vmload's JSON: `io_exits`, `yields`) against the exits
-/// axrt-trace counted for the same threads (by tid). Equal: both count the same instructions
-/// and the trace drops nothing in summary mode.
+/// Exits the guest made itself (axrt-vmload's JSON: `io_exits`, `yields`, `halts`) against
+/// the exits axrt-trace counted for the same threads (by tid). Equal: both count the same
+/// instructions (a halt interrupted by the end of the run may add one HLT exit).
 pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
     let doc: Value = serde_json::from_str(
         &std::fs::read_to_string(vmload).with_context(|| format!("{}: cannot read", vmload.display()))?,
     )
     .with_context(|| format!("{}: not JSON", vmload.display()))?;
-    let (io, hc) = io_and_hypercall(s);
+    let (io, hc, hlt) = guest_reasons(s);
     let by_tid: BTreeMap<u32, (&str, &Vcpu)> = vcpus(s).map(|(n, c)| (c.tid, (n, c))).collect();
     let mut seen = 0;
     for vc in doc["vms"].as_array().into_iter().flatten().flat_map(|vm| vm["vcpus"].as_array().into_iter().flatten()) {
@@ -73,6 +73,7 @@ pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
         let name = format!("{}/{}", vc["vm"].as_str().unwrap_or("?"), vc["vcpu"]);
         let guest_io = vc["io_exits"].as_u64().unwrap_or(0);
         let yields = vc["yields"].as_u64().unwrap_or(0);
+        let halts = vc["halts"].as_u64().unwrap_or(0);
         seen += 1;
         let Some((_, t)) = by_tid.get(&tid) else {
             v.check(false, format!("vCPU {name} (tid {tid}) is in the trace"), || "not found".into());
@@ -84,6 +85,14 @@ pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
             format!("vCPU {name}: '{io}' exits traced = the guest's port I/O exits (traced {got}, guest {guest_io})"),
             || format!("differ by {}", got as i64 - guest_io as i64),
         );
+        if halts > 0 {
+            let got = t.figures.exits_of(hlt);
+            v.check(
+                got == halts || got == halts + 1,
+                format!("vCPU {name}: '{hlt}' exits traced = the guest's hlt instructions (+1) (traced {got}, guest {halts})"),
+                || format!("differ by {}", got as i64 - halts as i64),
+            );
+        }
         if yields > 0 {
             let got = t.figures.exits_of(hc);
             v.check(

@@ -44,6 +44,9 @@ pub struct VcpuReport {
     /// Port I/O exits the guest made (every `out`: job ends, hog batches, lock releases).
     #[serde(default)]
     pub io_exits: u64,
+    /// Halt workload: `hlt` instructions the guest executed (each one a HLT exit).
+    #[serde(default)]
+    pub halts: u64,
     /// Periodic: release times of the first missed jobs (up to 32), ms after the start.
     #[serde(default)]
     pub missed_at_ms: Vec<f64>,
@@ -174,6 +177,7 @@ mod tests {
             yields: 0,
             pauses: 0,
             io_exits: 500,
+            halts: 0,
             missed_at_ms: vec![120.0],
         }
     }

@@ -51,6 +51,8 @@ pub struct VcpuOutcome {
     /// Port I/O exits the guest made (one per `out` it executed), counted as KVM_RUN returns
     /// them: the guest's own exits, which a tracer of kvm_exit must count as many of.
     pub io_exits: u64,
+    /// Halt: `hlt` instructions the guest executed (each one a HLT exit).
+    pub halts: u64,
     /// Thread CPU time over the measurement, ns.
     pub cpu_ns: u64,
     /// Wall time of the measurement, ns.
@@ -137,7 +139,8 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
     while !sleep_until(start) && !stop::stopping() {}
     let cpu0 = thread_cpu_ns();
     let result = match job.workload {
-        Workload::Periodic => periodic(&mut vcpu, &job, start, end, &mut out),
+        Workload::Periodic => periodic(&mut vcpu, &job, start, end, &mut out, true),
+        Workload::Halt => periodic(&mut vcpu, &job, start, end, &mut out, false),
         Workload::Hog => hog(&mut vcpu, &job, &mut out),
         Workload::Lock => lock(&mut vcpu, &job, &mut out),
     };
@@ -153,20 +156,22 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
 /// Releases a job every period from `start` while the release is before `end`; a job released
 /// late (the previous one overran) starts at once and its lateness counts in its response time.
 /// Each job's size is corrected from the CPU time the thread used since the previous one ended
-/// (`adjust_spin`), so that the thread's CPU share is the load.
+/// (`adjust_spin`), so that the thread's CPU share is the load. With `vmm_sleeps` the VMM
+/// sleeps until each release; otherwise (halt) the guest waits for it in `hlt` itself.
 fn periodic(
     vcpu: &mut VcpuFd,
     job: &VcpuJob,
     start: u64,
     end: u64,
     out: &mut VcpuOutcome,
+    vmm_sleeps: bool,
 ) -> Result<()> {
     let spin_at = vcpu_area(job.index) + field::SPIN;
     let mut spin = job.mem.read_u32(spin_at);
     let mut release = start;
     let mut cpu_mark = thread_cpu_ns();
     while release < end && !stop::stopping() {
-        if !sleep_until(release) {
+        if vmm_sleeps && !sleep_until(release) {
             continue; // a kick: look at the stop flag again
         }
         match run_to_port(vcpu, job, PORT_JOB_DONE, &mut out.io_exits)? {
@@ -191,6 +196,7 @@ fn periodic(
         release += job.period_ns;
     }
     out.work = out.jobs;
+    out.halts = u64::from(job.mem.read_u32(vcpu_area(job.index) + field::HALTS));
     Ok(())
 }
 
