@@ -121,6 +121,9 @@ mod tests {
         assert_eq!(rx.recv().unwrap(), "{\"n\":5}");
         drop(rx);
         publish(|| "{}".into());
-        assert!(subs.lock().unwrap().is_empty(), "a reader that left is removed");
+        assert!(
+            subs.lock().unwrap().is_empty(),
+            "a reader that left is removed"
+        );
     }
 }

@@ -289,7 +289,10 @@ pub fn consume(
                 log::warn!("{}", describe_deadlock(&ev));
             }
             crate::event_tap::publish(|| {
-                names.lock().map(|n| to_json(&ev, &n).to_string()).unwrap_or_default()
+                names
+                    .lock()
+                    .map(|n| to_json(&ev, &n).to_string())
+                    .unwrap_or_default()
             });
             if let (Some(w), None) = (out.as_mut(), &write_err) {
                 let line = names

@@ -39,7 +39,8 @@ impl Verdicts {
 pub fn load_summary(path: &Path) -> Result<Summary> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the summary", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not an axrt-trace summary", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an axrt-trace summary", path.display()))
 }
 
 fn vcpus(s: &Summary) -> impl Iterator<Item = (&str, &Vcpu)> {
@@ -62,13 +63,19 @@ fn guest_reasons(s: &Summary) -> (&'static str, &'static str, &'static str) {
 /// instructions (a halt interrupted by the end of the run may add one HLT exit).
 pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
     let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(vmload).with_context(|| format!("{}: cannot read", vmload.display()))?,
+        &std::fs::read_to_string(vmload)
+            .with_context(|| format!("{}: cannot read", vmload.display()))?,
     )
     .with_context(|| format!("{}: not JSON", vmload.display()))?;
     let (io, hc, hlt) = guest_reasons(s);
     let by_tid: BTreeMap<u32, (&str, &Vcpu)> = vcpus(s).map(|(n, c)| (c.tid, (n, c))).collect();
     let mut seen = 0;
-    for vc in doc["vms"].as_array().into_iter().flatten().flat_map(|vm| vm["vcpus"].as_array().into_iter().flatten()) {
+    for vc in doc["vms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|vm| vm["vcpus"].as_array().into_iter().flatten())
+    {
         let tid = vc["tid"].as_u64().unwrap_or(0) as u32;
         let name = format!("{}/{}", vc["vm"].as_str().unwrap_or("?"), vc["vcpu"]);
         let guest_io = vc["io_exits"].as_u64().unwrap_or(0);
@@ -76,7 +83,11 @@ pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
         let halts = vc["halts"].as_u64().unwrap_or(0);
         seen += 1;
         let Some((_, t)) = by_tid.get(&tid) else {
-            v.check(false, format!("vCPU {name} (tid {tid}) is in the trace"), || "not found".into());
+            v.check(
+                false,
+                format!("vCPU {name} (tid {tid}) is in the trace"),
+                || "not found".into(),
+            );
             continue;
         };
         let got = t.figures.exits_of(io);
@@ -102,7 +113,9 @@ pub fn exits(s: &Summary, vmload: &Path, v: &mut Verdicts) -> Result<()> {
             );
         }
     }
-    v.check(seen > 0, "the axrt-vmload report has vCPUs".into(), || "none".into());
+    v.check(seen > 0, "the axrt-vmload report has vCPUs".into(), || {
+        "none".into()
+    });
     Ok(())
 }
 
@@ -128,7 +141,9 @@ pub fn waits(s: &Summary, vm: &str, min_pct: f64, tol_pct: f64, v: &mut Verdicts
             || format!("off by {:.1} ms", w - d),
         );
     }
-    v.check(n > 0, format!("VM {vm} is in the summary"), || "not found".into());
+    v.check(n > 0, format!("VM {vm} is in the summary"), || {
+        "not found".into()
+    });
 }
 
 /// Halted time of VM `vm`'s vCPUs: about (1 - duty) of the time.
@@ -140,11 +155,16 @@ pub fn halted(s: &Summary, vm: &str, duty_pct: f64, tol_pts: f64, v: &mut Verdic
         let want = 100.0 - duty_pct;
         v.check(
             (h - want).abs() <= tol_pts,
-            format!("{name}/{}: halted {h:.1} % of the time, 1 - duty = {want:.1} % (+-{tol_pts} pts)", c.comm),
+            format!(
+                "{name}/{}: halted {h:.1} % of the time, 1 - duty = {want:.1} % (+-{tol_pts} pts)",
+                c.comm
+            ),
             || format!("off by {:.1} pts", h - want),
         );
     }
-    v.check(n > 0, format!("VM {vm} is in the summary"), || "not found".into());
+    v.check(n > 0, format!("VM {vm} is in the summary"), || {
+        "not found".into()
+    });
 }
 
 /// `perf kvm stat report` (its table: event name, samples, ...) parsed as reason -> count.
@@ -176,7 +196,8 @@ pub fn parse_perf_report(text: &str) -> BTreeMap<String, u64> {
 /// Exits per reason over all VMs against `perf kvm stat report` of the same run: equal for
 /// every reason either tool saw.
 pub fn perf(s: &Summary, report: &Path, v: &mut Verdicts) -> Result<()> {
-    let text = std::fs::read_to_string(report).with_context(|| format!("{}: cannot read", report.display()))?;
+    let text = std::fs::read_to_string(report)
+        .with_context(|| format!("{}: cannot read", report.display()))?;
     let theirs = parse_perf_report(&text);
     let mut ours: BTreeMap<String, u64> = BTreeMap::new();
     for vm in &s.vms {
@@ -184,22 +205,36 @@ pub fn perf(s: &Summary, report: &Path, v: &mut Verdicts) -> Result<()> {
             *ours.entry(e.reason.clone()).or_default() += e.count;
         }
     }
-    v.check(!theirs.is_empty(), format!("perf kvm stat reports exits ({} reasons)", theirs.len()), || {
-        format!("no table in {}", report.display())
-    });
+    v.check(
+        !theirs.is_empty(),
+        format!("perf kvm stat reports exits ({} reasons)", theirs.len()),
+        || format!("no table in {}", report.display()),
+    );
     let reasons: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
     for r in reasons {
-        let (a, b) = (ours.get(r).copied().unwrap_or(0), theirs.get(r).copied().unwrap_or(0));
-        v.check(a == b, format!("exit reason '{r}': axrt-trace {a}, perf kvm stat {b}"), || "differ".into());
+        let (a, b) = (
+            ours.get(r).copied().unwrap_or(0),
+            theirs.get(r).copied().unwrap_or(0),
+        );
+        v.check(
+            a == b,
+            format!("exit reason '{r}': axrt-trace {a}, perf kvm stat {b}"),
+            || "differ".into(),
+        );
     }
     Ok(())
 }
 
 /// No record was lost.
 pub fn no_drops(s: &Summary, v: &mut Verdicts) {
-    v.check(s.drops == 0, format!("no trace record dropped (dropped {}, {} received)", s.drops, s.records), || {
-        format!("per CPU {:?}", s.drops_per_cpu)
-    });
+    v.check(
+        s.drops == 0,
+        format!(
+            "no trace record dropped (dropped {}, {} received)",
+            s.drops, s.records
+        ),
+        || format!("per CPU {:?}", s.drops_per_cpu),
+    );
 }
 
 #[cfg(test)]

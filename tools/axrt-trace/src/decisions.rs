@@ -190,7 +190,9 @@ mod tests {
     fn lines_are_read_by_field_names() {
         let mut d = Decisions::default();
         d.add_line(r#"{"kind":"throttle","ts_ns":5,"vm":"batch","cgid":80,"prio":200,"overrun_ns":1,"cpu":1}"#);
-        d.add_line(r#"{"cpu":0,"tid":201,"kind":"miss","ts_ns":9,"vm":"rt","cgid":81,"lateness_ns":3}"#);
+        d.add_line(
+            r#"{"cpu":0,"tid":201,"kind":"miss","ts_ns":9,"vm":"rt","cgid":81,"lateness_ns":3}"#,
+        );
         d.add_line(r#"{"kind":"dropped","dropped":4}"#);
         d.add_line("not json");
         d.add_line(r#"{"kind":"boost"}"#);
@@ -198,10 +200,17 @@ mod tests {
         assert_eq!(d.events[1].tid, Some(201));
         assert_eq!(d.dropped, 4);
         assert_eq!(d.bad_lines, 2);
-        assert!(d.first_error.as_deref().unwrap().starts_with("event line 4: not JSON"));
+        assert!(d
+            .first_error
+            .as_deref()
+            .unwrap()
+            .starts_with("event line 4: not JSON"));
         assert_eq!(d.of_thread(201).get("miss"), Some(&1));
         assert_eq!(d.of_vm("batch", 0).get("throttle"), Some(&1));
         assert_eq!(d.of_vm("x", 80).get("throttle"), Some(&1));
-        assert!(d.of_vm("rt", 81).is_empty(), "a thread's event is the thread's");
+        assert!(
+            d.of_vm("rt", 81).is_empty(),
+            "a thread's event is the thread's"
+        );
     }
 }

@@ -26,7 +26,11 @@ enum Mode {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "axrt-trace", version, about = "How every KVM vCPU thread was treated: states, exits, waits, preemptors and scx_axrt's decisions")]
+#[command(
+    name = "axrt-trace",
+    version,
+    about = "How every KVM vCPU thread was treated: states, exits, waits, preemptors and scx_axrt's decisions"
+)]
 struct Cli {
     #[command(subcommand)]
     check: Option<Check>,

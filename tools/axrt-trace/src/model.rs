@@ -300,9 +300,11 @@ pub fn run_delay_of(tgid: u32, tid: u32) -> Option<u64> {
 
 /// The ISA of the exits seen (the first thread with an exit says it).
 pub fn isa_of(threads: &BTreeMap<u32, ThreadData>) -> Option<Isa> {
-    threads
-        .values()
-        .find_map(|t| (t.rec.exits > 0).then(|| Isa::from_raw(t.rec.isa)).flatten())
+    threads.values().find_map(|t| {
+        (t.rec.exits > 0)
+            .then(|| Isa::from_raw(t.rec.isa))
+            .flatten()
+    })
 }
 
 /// Groups the threads by VM. `now` closes the live threads' current state; `run_delay` reads
@@ -339,7 +341,8 @@ pub fn build(
     let mut out: Vec<Vm> = vms
         .into_values()
         .map(|mut vm| {
-            vm.vcpus.sort_by_key(|v| (v.vcpu.unwrap_or(u32::MAX), v.tid));
+            vm.vcpus
+                .sort_by_key(|v| (v.vcpu.unwrap_or(u32::MAX), v.tid));
             let mut total = Figures::default();
             for v in &vm.vcpus {
                 total.add(&v.figures);

@@ -60,7 +60,11 @@ impl Decoded {
             if p.has_track_descriptor() {
                 let td = p.track_descriptor();
                 let t = if let Some(th) = td.thread.as_ref() {
-                    Track::Thread(th.pid() as u32, th.tid() as u32, th.thread_name().to_string())
+                    Track::Thread(
+                        th.pid() as u32,
+                        th.tid() as u32,
+                        th.thread_name().to_string(),
+                    )
                 } else if let Some(pr) = td.process.as_ref() {
                     Track::Process(pr.pid() as u32, pr.process_name().to_string())
                 } else if td.counter.is_some() {
@@ -86,12 +90,12 @@ impl Decoded {
         for (ts, track, ty, name, value) in events {
             match ty {
                 Type::TYPE_SLICE_BEGIN => {
-                    if open.insert(track, (ts, name)).is_some() {
-                        d.unbalanced += 1;
-                    }
+                    d.unbalanced += usize::from(open.insert(track, (ts, name)).is_some())
                 }
                 Type::TYPE_SLICE_END => match open.remove(&track) {
-                    Some((start, name)) => d.slices.entry(track).or_default().push((start, ts, name)),
+                    Some((start, name)) => {
+                        d.slices.entry(track).or_default().push((start, ts, name))
+                    }
                     None => d.unbalanced += 1,
                 },
                 Type::TYPE_INSTANT => d.instants.entry(track).or_default().push((ts, name)),
@@ -118,19 +122,32 @@ impl Decoded {
     /// Tracks, slices and counters against the summary (threads that exited during the
     /// recording: their summary is final, so the sums must be equal).
     pub fn matches_summary(&self, s: &Summary, v: &mut Verdicts) {
-        v.check(self.unbalanced == 0, format!("the trace parses with Perfetto's schema ({} packets), every slice begins and ends", self.packets), || {
-            format!("{} unbalanced slice events", self.unbalanced)
-        });
+        v.check(
+            self.unbalanced == 0,
+            format!(
+                "the trace parses with Perfetto's schema ({} packets), every slice begins and ends",
+                self.packets
+            ),
+            || format!("{} unbalanced slice events", self.unbalanced),
+        );
         for vm in &s.vms {
             let named = self
                 .tracks
                 .values()
                 .any(|t| matches!(t, Track::Process(p, n) if *p == vm.pid && *n == vm.name));
-            v.check(named, format!("VM {} is a process track (pid {})", vm.name, vm.pid), || "missing".into());
+            v.check(
+                named,
+                format!("VM {} is a process track (pid {})", vm.name, vm.pid),
+                || "missing".into(),
+            );
             let mut instants = 0;
             for c in &vm.vcpus {
                 let Some(track) = self.thread_track(c.tid) else {
-                    v.check(false, format!("{}/{} is a thread track", vm.name, c.comm), || "missing".into());
+                    v.check(
+                        false,
+                        format!("{}/{} is a thread track", vm.name, c.comm),
+                        || "missing".into(),
+                    );
                     continue;
                 };
                 instants += self.instants.get(&track).map_or(0, |i| {
@@ -148,7 +165,12 @@ impl Decoded {
                     .states_ns
                     .iter()
                     .filter(|(st, ns)| by_state.get(st.as_str()).copied().unwrap_or(0) != **ns)
-                    .map(|(st, ns)| format!("{st}: summary {ns} ns, slices {}", by_state.get(st.as_str()).copied().unwrap_or(0)))
+                    .map(|(st, ns)| {
+                        format!(
+                            "{st}: summary {ns} ns, slices {}",
+                            by_state.get(st.as_str()).copied().unwrap_or(0)
+                        )
+                    })
                     .collect();
                 v.check(
                     mismatched.is_empty(),
@@ -182,7 +204,11 @@ impl Decoded {
             let decisions: u64 = vm.total.decisions.values().sum();
             v.check(
                 (instants + proc_instants) as u64 == decisions,
-                format!("VM {}: scx_axrt's decisions are instants on its tracks ({} of {decisions})", vm.name, instants + proc_instants),
+                format!(
+                    "VM {}: scx_axrt's decisions are instants on its tracks ({} of {decisions})",
+                    vm.name,
+                    instants + proc_instants
+                ),
                 || "differ".into(),
             );
         }
@@ -194,11 +220,19 @@ impl Decoded {
     pub fn throttles_and_waits(&self, s: &Summary, vm: &str, v: &mut Verdicts) {
         const LAG_NS: u64 = 3_000_000;
         let Some(info) = s.vms.iter().find(|x| x.name == vm) else {
-            v.check(false, format!("VM {vm} is in the summary"), || "not found".into());
+            v.check(false, format!("VM {vm} is in the summary"), || {
+                "not found".into()
+            });
             return;
         };
-        let Some((&ptrack, _)) = self.tracks.iter().find(|(_, t)| matches!(t, Track::Process(p, _) if *p == info.pid)) else {
-            v.check(false, format!("VM {vm} has a process track"), || "missing".into());
+        let Some((&ptrack, _)) = self
+            .tracks
+            .iter()
+            .find(|(_, t)| matches!(t, Track::Process(p, _) if *p == info.pid))
+        else {
+            v.check(false, format!("VM {vm} has a process track"), || {
+                "missing".into()
+            });
             return;
         };
         let inst = self.instants.get(&ptrack).cloned().unwrap_or_default();
@@ -214,7 +248,9 @@ impl Decoded {
         }
         let (mut waited, mut total) = (0u64, 0u64);
         for c in &info.vcpus {
-            let Some(track) = self.thread_track(c.tid) else { continue };
+            let Some(track) = self.thread_track(c.tid) else {
+                continue;
+            };
             for (a, b) in &windows {
                 total += b - a;
                 for (s0, s1, n) in self.slices.get(&track).into_iter().flatten() {
@@ -280,11 +316,21 @@ mod tests {
         let track = d.thread_track(7).unwrap();
         let slices = &d.slices[&track];
         let named: Vec<&str> = slices.iter().map(|s| s.2.as_str()).collect();
-        assert_eq!(named, ["guest", "host: io", "wait_woken", "guest", "halt_poll"]);
+        assert_eq!(
+            named,
+            ["guest", "host: io", "wait_woken", "guest", "halt_poll"]
+        );
         assert_eq!(slices[3].1 - slices[3].0, 300_000_000);
-        assert!(d.tracks.values().any(|t| matches!(t, Track::Process(100, _))));
+        assert!(d
+            .tracks
+            .values()
+            .any(|t| matches!(t, Track::Process(100, _))));
         // Two guest segments: two exits, one in bin 0, one in bin 3.
-        let (cu, _) = d.tracks.iter().find(|(_, t)| **t == Track::Counter(track)).unwrap();
+        let (cu, _) = d
+            .tracks
+            .iter()
+            .find(|(_, t)| **t == Track::Counter(track))
+            .unwrap();
         let total: f64 = d.counters[cu].iter().map(|(_, v)| v * 0.1).sum();
         assert_eq!(total.round(), 2.0);
     }

@@ -109,8 +109,14 @@ impl<'obj> Probe<'obj> {
             ("kvm:kvm_vcpu_wakeup", &mut skel.progs.axrt_kvm_vcpu_wakeup),
             ("sched:sched_switch", &mut skel.progs.axrt_sched_switch),
             ("sched:sched_waking", &mut skel.progs.axrt_sched_waking),
-            ("sched:sched_migrate_task", &mut skel.progs.axrt_sched_migrate_task),
-            ("sched:sched_process_exit", &mut skel.progs.axrt_sched_process_exit),
+            (
+                "sched:sched_migrate_task",
+                &mut skel.progs.axrt_sched_migrate_task,
+            ),
+            (
+                "sched:sched_process_exit",
+                &mut skel.progs.axrt_sched_process_exit,
+            ),
         ] {
             links.push(
                 prog.attach()
@@ -243,11 +249,7 @@ impl<'obj> Probe<'obj> {
             let mut len = std::mem::size_of_val(&info) as u32;
             // SAFETY: info is a valid bpf_prog_info of `len` bytes.
             let r = unsafe {
-                libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(
-                    fd.as_raw_fd(),
-                    &mut info,
-                    &mut len,
-                )
+                libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len)
             };
             if r == 0 {
                 total.0 += info.run_time_ns;

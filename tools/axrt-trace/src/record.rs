@@ -188,8 +188,7 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
     };
 
     loop {
-        let done = stop.load(Ordering::Relaxed)
-            || opts.duration.is_some_and(|d| t0.elapsed() >= d);
+        let done = stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| t0.elapsed() >= d);
         match &ring {
             Some(r) => {
                 if let Err(e) = r.poll(Duration::from_millis(50)) {

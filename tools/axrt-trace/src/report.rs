@@ -26,12 +26,7 @@ fn lat(p: &crate::hist::Percentiles) -> String {
     )
 }
 
-const WAITS_PREEMPTED: [&str; 4] = [
-    "wait_same_vm",
-    "wait_other_vm",
-    "wait_host",
-    "wait_kernel",
-];
+const WAITS_PREEMPTED: [&str; 4] = ["wait_same_vm", "wait_other_vm", "wait_host", "wait_kernel"];
 
 fn row(label: &str, tid: String, f: &Figures) -> Vec<String> {
     let secs = f.traced_ns as f64 / 1e9;
@@ -62,7 +57,13 @@ fn row(label: &str, tid: String, f: &Figures) -> Vec<String> {
 fn align(rows: &[Vec<String>], left: usize) -> String {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
-        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -83,9 +84,22 @@ fn align(rows: &[Vec<String>], left: usize) -> String {
 /// The terminal summary.
 pub fn table(s: &Summary) -> String {
     let mut rows = vec![[
-        "VM/vCPU", "TID", "GUEST%", "HOST%", "POLL%", "HALT%", "BLOCK%", "WOKEN%", "PREEMPT%",
-        "EXITS", "EXITS/s", "WAKE us p50/p99/p99.9/max", "PREEMPT us p50/p99/p99.9/max",
-        "MIGR", "WAIT ms", "RUN_DELAY ms",
+        "VM/vCPU",
+        "TID",
+        "GUEST%",
+        "HOST%",
+        "POLL%",
+        "HALT%",
+        "BLOCK%",
+        "WOKEN%",
+        "PREEMPT%",
+        "EXITS",
+        "EXITS/s",
+        "WAKE us p50/p99/p99.9/max",
+        "PREEMPT us p50/p99/p99.9/max",
+        "MIGR",
+        "WAIT ms",
+        "RUN_DELAY ms",
     ]
     .iter()
     .map(|h| h.to_string())
@@ -93,18 +107,18 @@ pub fn table(s: &Summary) -> String {
     for vm in &s.vms {
         rows.push(row(&vm.name, format!("pid {}", vm.pid), &vm.total));
         for v in &vm.vcpus {
-            let label = format!(
-                "  {}{}",
-                v.comm,
-                if v.exited { " (exited)" } else { "" }
-            );
+            let label = format!("  {}{}", v.comm, if v.exited { " (exited)" } else { "" });
             rows.push(row(&label, v.tid.to_string(), &v.figures));
         }
     }
     let mut out = align(&rows, 1);
     for vm in &s.vms {
         let t = &vm.total;
-        let _ = write!(out, "\n{}: exits by reason (host handling time, us p50/p99/max):", vm.name);
+        let _ = write!(
+            out,
+            "\n{}: exits by reason (host handling time, us p50/p99/max):",
+            vm.name
+        );
         for e in t.exit_reasons.iter().take(8) {
             let _ = write!(
                 out,
@@ -124,7 +138,11 @@ pub fn table(s: &Summary) -> String {
             .collect();
         let _ = write!(out, "\n  {halts}; preempted by: {}", pre.join(", "));
         if !t.decisions.is_empty() {
-            let d: Vec<String> = t.decisions.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let d: Vec<String> = t
+                .decisions
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
             let _ = write!(out, "\n  scx_axrt: {}", d.join(", "));
         }
         out.push('\n');
@@ -165,11 +183,7 @@ pub fn progress(s: &Summary, elapsed_s: f64) -> String {
     let vcpus: usize = s.vms.iter().map(|v| v.vcpus.len()).sum();
     let exits: u64 = s.vms.iter().map(|v| v.total.exits).sum();
     let wait: u64 = s.vms.iter().map(|v| v.total.runnable_wait_ns).sum();
-    let decisions: u64 = s
-        .vms
-        .iter()
-        .flat_map(|v| v.total.decisions.values())
-        .sum();
+    let decisions: u64 = s.vms.iter().flat_map(|v| v.total.decisions.values()).sum();
     format!(
         "axrt-trace: {elapsed_s:.0} s, {} VMs, {vcpus} vCPUs, {exits} exits, runnable wait {:.1} ms, {} scx_axrt decisions, {} records, {} dropped",
         s.vms.len(),

@@ -170,8 +170,10 @@ impl Names {
         };
         let cgroup = read_trimmed(&base.join("cgroup"))
             .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("0::").map(|p| p.trim_matches('/').to_string()))
+                s.lines().find_map(|l| {
+                    l.strip_prefix("0::")
+                        .map(|p| p.trim_matches('/').to_string())
+                })
             })
             .unwrap_or_default();
         let cgid = std::fs::metadata(self.cgroup_root.join(&cgroup))
@@ -184,7 +186,13 @@ impl Names {
             .map(str::to_string)
             .or_else(|| self.scx.get(&cgid).cloned())
             .or_else(|| qemu_name(&cmdline))
-            .or_else(|| cgroup.rsplit('/').next().filter(|s| !s.is_empty()).map(str::to_string))
+            .or_else(|| {
+                cgroup
+                    .rsplit('/')
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| format!("{comm}[{tgid}]"));
         self.vms.insert(
             tgid,
@@ -250,11 +258,13 @@ mod tests {
     #[test]
     fn qemu_names_and_vcpu_indices() {
         assert_eq!(
-            qemu_name(b"qemu-system-x86_64\0-name\0guest=web1,debug-threads=on\0-m\0512\0"),
+            qemu_name(
+                b"qemu-system-x86_64\x00-name\x00guest=web1,debug-threads=on\x00-m\x00512\x00"
+            ),
             Some("web1".into())
         );
         assert_eq!(qemu_name(b"qemu\0-name\0db\0"), Some("db".into()));
-        assert_eq!(qemu_name(b"qemu\0-m\0512\0"), None);
+        assert_eq!(qemu_name(b"qemu\x00-m\x00512\x00"), None);
         assert_eq!(vcpu_index("CPU 12/KVM"), Some(12));
         assert_eq!(vcpu_index("qemu-system-x86"), None);
     }

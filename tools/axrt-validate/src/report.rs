@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::mode::Mode;
 use crate::outcome::{RunOutcome, VmOutcome};
-use axrt_plot::{self as plot, Chart};
 use crate::scenario::{Role, Scenario};
+use axrt_plot::{self as plot, Chart};
 
 /// Everything a suite run measured (results.json).
 #[derive(Debug, Serialize)]
