@@ -57,9 +57,9 @@ checks() { # runs axrt-trace check ARGS and records its PASS/FAIL lines
 	[ $st -le 1 ] || fail "trace: axrt-trace check $1 ran" "$(tail -2 /tmp/check.txt | tr '\n' ' ')"
 }
 
-check "perf is in the guest" perf version
-perf kvm stat record -a -o /tmp/probe.data -- true >/tmp/perf-probe.txt 2>&1
-check_eq "perf kvm stat records in the guest" 0 $?
+check "perf is in the guest" timeout 60 perf version
+timeout 120 perf kvm stat record -a -o /tmp/probe.data -- true >/tmp/perf-probe.txt 2>&1
+check_eq "perf kvm stat records in the guest$(grep -m1 -iE 'error|fail' /tmp/perf-probe.txt | sed 's/^/: /')" 0 $?
 
 # --- 1. summary mode next to perf kvm stat ------------------------------------------------------
 if trace_start /tmp/t1 --json "$AXRT_OUT/trace-summary.json" --svg "$AXRT_OUT/trace-summary.svg" \
@@ -68,18 +68,18 @@ if trace_start /tmp/t1 --json "$AXRT_OUT/trace-summary.json" --svg "$AXRT_OUT/tr
 	hog=$!
 	args="--vm-spec rt:2:periodic:30:10000 --vm-spec hog:1:hog --duration-s 4 --cgroup-root $ROOT
 		--json $AXRT_OUT/trace-vmload.json"
-	taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
+	timeout 300 taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
 	st=$?
 	if [ $st != 0 ] && grep -qE "$FAULT" /tmp/t1-vmload.txt; then
 		note "the run hit the emulated CPU's wrong-IP fault, repeated: $(grep -E "$FAULT" /tmp/t1-vmload.txt | head -1)"
-		taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
+		timeout 300 taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
 		st=$?
 	fi
 	kill $hog
 	trace_stop
 	check_eq "the micro-VMs ran (axrt-vmload status)$(error_of $st /tmp/t1-vmload.txt)" 0 $st
 	cat /tmp/t1-vmload.txt /tmp/t1.out >>"$OUT"
-	perf kvm stat report -i /tmp/perf.data --event=vmexit >/tmp/perf-report.txt 2>>"$OUT"
+	timeout 300 perf kvm stat report -i /tmp/perf.data --event=vmexit >/tmp/perf-report.txt 2>>"$OUT"
 	cp /tmp/perf-report.txt "$AXRT_OUT/trace-perf-report.txt"
 	cat /tmp/perf-report.txt >>"$OUT"
 	checks --summary "$AXRT_OUT/trace-summary.json" --vmload "$AXRT_OUT/trace-vmload.json" \
