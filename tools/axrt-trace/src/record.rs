@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use libbpf_rs::RingBufferBuilder;
 
+use axrt_vmload::clock;
+
 use crate::bpf_intf::axrt_record;
 use crate::decisions::{self, Decisions};
 use crate::model::{self, Cost, Summary};
@@ -52,21 +54,6 @@ pub struct RecordOpts {
     pub events_socket: PathBuf,
 }
 
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid timespec.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// CLOCK_MONOTONIC, ns: bpf_ktime_get_ns()'s clock.
-pub fn mono_ns() -> u64 {
-    clock_ns(libc::CLOCK_MONOTONIC)
-}
-
 fn own_cpu_s() -> f64 {
     // SAFETY: an all-zero rusage is valid, and getrusage fills it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -99,7 +86,7 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
         },
         &mut open_object,
     )?;
-    let start_ns = mono_ns();
+    let start_ns = clock::now_ns();
     let t0 = Instant::now();
     // The moment from which every vCPU thread is followed (scripts wait for this line).
     eprintln!(
@@ -125,7 +112,7 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
                 BufWriter::new(f),
                 Isa::host(),
                 start_ns,
-                clock_ns(libc::CLOCK_BOOTTIME),
+                clock::read(libc::CLOCK_BOOTTIME),
             )?)
         }
         _ => None,
@@ -215,7 +202,7 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
         }
         if last_tick.elapsed() >= opts.interval {
             last_tick = Instant::now();
-            let s = summary_at(&mut probe, &mut names, mono_ns())?;
+            let s = summary_at(&mut probe, &mut names, clock::now_ns())?;
             if opts.trace && !opts.vms.is_empty() {
                 for vm in &s.vms {
                     if decided.insert(vm.pid) {
@@ -245,7 +232,7 @@ pub fn record(opts: &RecordOpts, stop: Arc<AtomicBool>) -> Result<Summary> {
     drop(ring);
     follower_stop.store(true, Ordering::Relaxed);
     let _ = follower.join();
-    let end_ns = mono_ns();
+    let end_ns = clock::now_ns();
     let mut summary = summary_at(&mut probe, &mut names, end_ns)?;
     let secs = (end_ns - start_ns) as f64 / 1e9;
     let user = own_cpu_s() - cpu0;

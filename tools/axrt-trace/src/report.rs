@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use axrt_plot::{svg_panels, Chart, LineChart, Panel};
+use axrt_vmload::report::aligned;
 
 use crate::model::{Figures, Summary};
 use crate::states::PREEMPTORS;
@@ -54,33 +55,6 @@ fn row(label: &str, tid: String, f: &Figures) -> Vec<String> {
     ]
 }
 
-fn align(rows: &[Vec<String>], left: usize) -> String {
-    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..n)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (c, cell) in r.iter().enumerate() {
-            if c < left {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
-            } else {
-                let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// The terminal summary.
 pub fn table(s: &Summary) -> String {
     let mut rows = vec![[
@@ -111,7 +85,7 @@ pub fn table(s: &Summary) -> String {
             rows.push(row(&label, v.tid.to_string(), &v.figures));
         }
     }
-    let mut out = align(&rows, 1);
+    let mut out = aligned(&rows, &|c| c == 0);
     for vm in &s.vms {
         let t = &vm.total;
         let _ = write!(

@@ -136,15 +136,28 @@ pub fn table(report: &RunReport) -> String {
             v.yields.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+    // Text columns left-aligned, numbers right-aligned.
+    aligned(&rows, &|c| c == 0 || c == 2)
+}
+
+/// Rows of cells as aligned text columns: `left(c)` columns left-aligned, the others
+/// right-aligned, two spaces between columns.
+pub fn aligned(rows: &[Vec<String>], left: &dyn Fn(usize) -> bool) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
-            // Text columns left-aligned, numbers right-aligned.
-            if c == 0 || c == 2 {
+            if left(c) {
                 let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
             } else {
                 let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
