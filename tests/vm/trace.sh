@@ -8,9 +8,10 @@
 #    axrt-trace counts per vCPU equal the guest's own (axrt-vmload's io_exits); every exit
 #    reason's count equals perf kvm stat's; the hog vCPU, behind the CPU hog, waits, and its
 #    runnable wait matches the kernel's run_delay.
-# 2. Summary mode, a halting periodic VM alone (its guest waits for its own LAPIC timer in
-#    hlt; jobs of 30 % of 10 ms): halted (polling or asleep) about 70 % of the time, and the HLT
-#    exits equal the guest's hlt instructions.
+# 2. Summary mode, a halting periodic vCPU alone (its guest waits for its own LAPIC timer in
+#    hlt; jobs of 20 % of 10 ms): halted (polling or asleep) about 1 - duty of the time, the duty
+#    being the thread's CPU share axrt-vmload measured; the HLT exits equal the guest's hlt
+#    instructions.
 # 3. Trace mode under scx_axrt: a hog VM with a budget of 20 ms per 100 ms. The Perfetto trace
 #    reads back with Perfetto's schema and matches the summary (slices per state, exit
 #    counters, decisions as instants); the throttles are on the VM's track, and between each
@@ -58,8 +59,11 @@ checks() { # runs axrt-trace check ARGS and records its PASS/FAIL lines
 }
 
 check "perf is in the guest" timeout 60 perf version
+# perf 7.2 in this guest may abort at its very end ("double free or corruption") after it wrote
+# its data: what counts is the data file.
 timeout 120 perf kvm stat record -a -o /tmp/probe.data -- true >/tmp/perf-probe.txt 2>&1
-check_eq "perf kvm stat records in the guest$(grep -m1 -iE 'error|fail' /tmp/perf-probe.txt | sed 's/^/: /')" 0 $?
+note "perf kvm stat record (probe): exit status $?, $(grep -m1 'Captured' /tmp/perf-probe.txt)"
+check "perf kvm stat records in the guest" test -s /tmp/probe.data
 
 # --- 1. summary mode next to perf kvm stat ------------------------------------------------------
 if trace_start /tmp/t1 --json "$AXRT_OUT/trace-summary.json" --svg "$AXRT_OUT/trace-summary.svg" \
@@ -70,16 +74,19 @@ if trace_start /tmp/t1 --json "$AXRT_OUT/trace-summary.json" --svg "$AXRT_OUT/tr
 		--json $AXRT_OUT/trace-vmload.json"
 	timeout 300 taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
 	st=$?
-	if [ $st != 0 ] && grep -qE "$FAULT" /tmp/t1-vmload.txt; then
+	if grep -qE "$FAULT" /tmp/t1-vmload.txt; then
 		note "the run hit the emulated CPU's wrong-IP fault, repeated: $(grep -E "$FAULT" /tmp/t1-vmload.txt | head -1)"
 		timeout 300 taskset -c 1 perf kvm stat record -a -o /tmp/perf.data -- axrt-vmload $args >/tmp/t1-vmload.txt 2>&1
 		st=$?
 	fi
 	kill $hog
 	trace_stop
-	check_eq "the micro-VMs ran (axrt-vmload status)$(error_of $st /tmp/t1-vmload.txt)" 0 $st
+	# perf's exit status is not axrt-vmload's: the report says whether the VMs ran.
+	note "perf kvm stat record -- axrt-vmload: exit status $st"
+	check "the micro-VMs ran (axrt-vmload's report: 2 VMs, no error)" \
+		jq -e '.errors == [] and (.vms | length) == 2' "$AXRT_OUT/trace-vmload.json"
 	cat /tmp/t1-vmload.txt /tmp/t1.out >>"$OUT"
-	timeout 300 perf kvm stat report -i /tmp/perf.data --event=vmexit >/tmp/perf-report.txt 2>>"$OUT"
+	timeout 300 perf kvm -i /tmp/perf.data stat report --event=vmexit >/tmp/perf-report.txt 2>>"$OUT"
 	cp /tmp/perf-report.txt "$AXRT_OUT/trace-perf-report.txt"
 	cat /tmp/perf-report.txt >>"$OUT"
 	checks --summary "$AXRT_OUT/trace-summary.json" --vmload "$AXRT_OUT/trace-vmload.json" \
@@ -91,15 +98,18 @@ fi
 
 # --- 2. a halting vCPU ------------------------------------------------------------------------
 if trace_start /tmp/t3 --json "$AXRT_OUT/trace-halt.json" --interval-s 0.5; then
-	args="--vm-spec idle:2:halt:30:10000 --duration-s 3 --cgroup-root $ROOT --json $AXRT_OUT/trace-vmload-halt.json"
+	args="--vm-spec idle:1:halt:20:10000 --duration-s 3 --cgroup-root $ROOT --json $AXRT_OUT/trace-vmload-halt.json"
 	axrt-vmload $args >/tmp/t3-vmload.txt 2>&1
 	rerun_on_fault $? /tmp/t3-vmload.txt $args
 	st=$?
 	trace_stop
 	check_eq "the halting micro-VM ran$(error_of $st /tmp/t3-vmload.txt)" 0 $st
 	cat /tmp/t3-vmload.txt /tmp/t3.out >>"$OUT"
+	# The duty is what the vCPU thread used (its CPU time: the job and its exits' handling,
+	# slow under nested emulation), as axrt-vmload measured it.
+	duty=$(jq '.vms[0].vcpus[0].cpu_share_pct' "$AXRT_OUT/trace-vmload-halt.json")
 	checks --summary "$AXRT_OUT/trace-halt.json" --vmload "$AXRT_OUT/trace-vmload-halt.json" \
-		--halt-vm idle --duty-pct 30 --halt-tolerance-pts 10
+		--halt-vm idle --duty-pct "${duty:-20}" --halt-tolerance-pts 10
 	note "$(grep -E '^(idle|  CPU)' /tmp/t3.out | head -3 | tr -s ' ')"
 else
 	fail "trace: axrt-trace attaches for the halting VM" "$(tail -3 /tmp/t3.err | tr '\n' ' ')"

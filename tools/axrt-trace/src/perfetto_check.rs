@@ -251,10 +251,19 @@ impl Decoded {
             let Some(track) = self.thread_track(c.tid) else {
                 continue;
             };
-            for (a, b) in &windows {
+            let slices = self.slices.get(&track).map(Vec::as_slice).unwrap_or(&[]);
+            // Only while the thread lived: a VM's process may be throttled before its vCPU
+            // thread exists (building the VM) or after it ended.
+            let born = slices.first().map_or(u64::MAX, |s| s.0);
+            let gone = slices.iter().map(|s| s.1).max().unwrap_or(0);
+            for &(a, b) in &windows {
+                let (a, b) = (a.max(born), b.min(gone));
+                if b <= a {
+                    continue;
+                }
                 total += b - a;
-                for (s0, s1, n) in self.slices.get(&track).into_iter().flatten() {
-                    let (lo, hi) = ((*s0).max(*a), (*s1).min(*b));
+                for (s0, s1, n) in slices {
+                    let (lo, hi) = ((*s0).max(a), (*s1).min(b));
                     if hi > lo && n.starts_with("wait_") {
                         waited += hi - lo;
                     }
@@ -265,7 +274,7 @@ impl Decoded {
         v.check(
             windows.len() >= 3 && pct >= 80.0,
             format!(
-                "VM {vm}: {} throttles on its track; between throttle and replenishment its vCPUs wait {pct:.1} % of the time (>= 80 %)",
+                "VM {vm}: {} throttles on its track; between throttle (+3 ms) and replenishment its vCPUs wait {pct:.1} % of the time (>= 80 %)",
                 windows.len()
             ),
             || "not the timeline of a throttled VM".into(),
