@@ -24,6 +24,8 @@ pub struct Chart {
     pub groups: Vec<(String, Vec<Option<f64>>)>,
     /// A horizontal reference line (for example the budget, 100 %).
     pub reference: Option<f64>,
+    /// The top of the y axis (None: a round value above the largest bar).
+    pub y_max: Option<f64>,
 }
 
 /// A "nice" axis top at or above `v`: 1, 2 or 5 times a power of ten.
@@ -79,10 +81,29 @@ pub struct LineChart {
     pub series: Vec<(String, Vec<(f64, f64)>)>,
 }
 
-/// The legend: a colour swatch and the name of each series, along the top of a panel.
-fn legend(s: &mut String, names: &[&str], left: f64, y: f64) {
-    let step = if names.len() > 2 { 66.0 } else { 120.0 };
-    for (i, name) in names.iter().enumerate().filter(|_| names.len() > 1) {
+/// The legend: a colour swatch and the name of each series, along the top of a panel (for
+/// one series only if `always`); names longer than their room are cut.
+fn legend(s: &mut String, names: &[&str], left: f64, y: f64, always: bool) {
+    let step = if names.len() > 2 {
+        (PANEL_W - 60.0) / names.len() as f64
+    } else {
+        120.0
+    };
+    let room = ((step - 18.0) / 6.5) as usize;
+    for (i, name) in names
+        .iter()
+        .enumerate()
+        .filter(|_| always || names.len() > 1)
+    {
+        let name: String = if name.chars().count() > room {
+            name.chars()
+                .take(room.saturating_sub(1))
+                .chain(['…'])
+                .collect()
+        } else {
+            name.to_string()
+        };
+        let name = name.as_str();
         let lx = left + i as f64 * step;
         let _ = writeln!(
             s,
@@ -113,7 +134,7 @@ impl Panel for LineChart {
         let right = x + PANEL_W - 12.0;
         title(&mut s, &self.title, x, y);
         let names: Vec<&str> = self.series.iter().map(|(n, _)| n.as_str()).collect();
-        legend(&mut s, &names, left, y);
+        legend(&mut s, &names, left, y, true);
         let xs = || {
             self.series
                 .iter()
@@ -203,11 +224,11 @@ impl Panel for Chart {
             .copied()
             .chain(self.reference)
             .fold(0.0, f64::max);
-        let top_value = nice_ceiling(max * 1.15);
+        let top_value = self.y_max.unwrap_or_else(|| nice_ceiling(max * 1.15));
         let y_of = |v: f64| bottom - (v / top_value).clamp(0.0, 1.0) * (bottom - top);
         title(&mut s, &self.title, x, y);
         let names: Vec<&str> = self.series.iter().map(String::as_str).collect();
-        legend(&mut s, &names, left, y);
+        legend(&mut s, &names, left, y, false);
         let _ = writeln!(
             s,
             r##"<line x1="{left:.1}" y1="{top:.1}" x2="{left:.1}" y2="{bottom:.1}" stroke="#333"/><line x1="{left:.1}" y1="{bottom:.1}" x2="{right:.1}" y2="{bottom:.1}" stroke="#333"/>"##
@@ -350,6 +371,7 @@ mod tests {
                 ("scx_axrt".into(), vec![Some(0.0), None]),
             ],
             reference: Some(100.0),
+            y_max: None,
         };
         let s = svg(&[c], "caption & more");
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));

@@ -180,7 +180,7 @@ pub fn svg(s: &Summary) -> String {
         series: s
             .vms
             .iter()
-            .filter(|v| pick(&v.total).count > 0)
+            // Every VM, with or without samples, so that colours match across the panels.
             .map(|v| (v.name.clone(), pick(&v.total).cdf_us()))
             .collect(),
     };
@@ -214,6 +214,7 @@ pub fn svg(s: &Summary) -> String {
             })
             .collect(),
         reference: None,
+        y_max: Some(100.0),
     };
     let dur = (s.end_ns.saturating_sub(s.start_ns)) as f64 / 1e9;
     let panels: [&dyn Panel; 3] = [&wake, &pre, &states];

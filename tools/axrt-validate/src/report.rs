@@ -215,6 +215,7 @@ pub fn picture(results: &Results) -> String {
         series: vec!["1: next to a hog".into(), "3: 150 % demand".into()],
         groups: per_mode(&|m| vec![rt_miss(1, m), rt_miss(3, m)]),
         reference: None,
+        y_max: None,
     };
     let budget = Chart {
         title: "2: largest budget error".into(),
@@ -222,6 +223,7 @@ pub fn picture(results: &Results) -> String {
         series: vec!["|share - budget|".into()],
         groups: per_mode(&|m| vec![results.run(2, m).and_then(RunOutcome::max_share_error)]),
         reference: None,
+        y_max: None,
     };
     let hog = Chart {
         title: "1: hog work vs its budget".into(),
@@ -234,6 +236,7 @@ pub fn picture(results: &Results) -> String {
             vec![work.map(|w| 100.0 * w)]
         }),
         reference: Some(100.0),
+        y_max: None,
     };
     plot::svg(
         &[misses, budget, hog],
