@@ -152,8 +152,10 @@ impl Figures {
         let r = &d.rec;
         let mut states = r.state_ns;
         let dead = r.flags & AXRT_F_DEAD != 0;
-        if !dead && (r.state as usize) < NR_STATES && now > r.since_ns {
-            states[r.state as usize] += now - r.since_ns;
+        let state = (r.cur & bpf_intf::AXRT_STATE_MASK as u64) as usize;
+        let since = r.cur >> bpf_intf::AXRT_STATE_BITS;
+        if !dead && state < NR_STATES && now > since {
+            states[state] += now - since;
         }
         let mut f = Figures {
             traced_ns: states.iter().sum(),

@@ -54,13 +54,21 @@ enum axrt_state {
  * thread's own events (on its CPU) and by the CPU that switches to it; the
  * wakeup and migration fields are also written by other CPUs, atomically.
  */
+#define AXRT_STATE_BITS	4
+#define AXRT_STATE_MASK	((1ull << AXRT_STATE_BITS) - 1)
+
 struct axrt_thread {
 	u32 tid;
 	u32 tgid;			/* the VMM process: the VM */
-	u32 state;			/* enum axrt_state */
 	u32 flags;			/* AXRT_F_* */
+	u32 pad0;
 	u64 first_ns;			/* first seen (bpf_ktime_get_ns) */
-	u64 since_ns;			/* start of the current state */
+	/*
+	 * The current state and when it began, in one word (since_ns << 4 | state), so that
+	 * a handler preempted by another one of the same thread (KVM's tracepoints run
+	 * preemptible) cannot close the same segment twice: each change is one cmpxchg.
+	 */
+	u64 cur;
 	u64 wake_ns;			/* last sched_waking while it slept */
 	u64 exit_handled_ns;		/* host time of the exit being handled (on CPU) */
 	u64 poll_ns;			/* time in HALT_POLL of the halt being handled */

@@ -212,23 +212,37 @@ static __always_inline void emit(struct axrt_thread *t, u16 kind, u16 state, u64
 	bpf_ringbuf_submit(r, 0);
 }
 
-/* Closes the current segment at `now` (if it lasted) and enters `next`. */
+/*
+ * Closes the current segment at `now` (if it lasted) and enters `next`. The change is one
+ * cmpxchg of t->cur: if another handler of the thread changed the state meanwhile (it
+ * preempted this one), the segment it left open is the one closed here.
+ */
 static __always_inline void enter(struct axrt_thread *t, u32 next, u64 now)
 {
-	u32 st = t->state;
-	u64 d = now > t->since_ns ? now - t->since_ns : 0;
+	u64 cur, since, d;
+	u32 st, i;
 
-	if (st < AXRT_NR_STATES && d) {
-		t->state_ns[st] += d;
-		if (st == AXRT_ST_HOST && (t->flags & AXRT_F_HAS_EXIT))
-			t->exit_handled_ns += d;
-		if (st == AXRT_ST_HALT_POLL)
-			t->poll_ns += d;
-		emit(t, AXRT_R_SEGMENT, st, t->since_ns, d,
-		     (t->flags & AXRT_F_HAS_EXIT) ? t->exit_reason : AXRT_NO_REASON);
+	for (i = 0; i < 4; i++) {
+		cur = t->cur;
+		st = cur & AXRT_STATE_MASK;
+		since = cur >> AXRT_STATE_BITS;
+		if (now < since)
+			now = since;
+		if (__sync_val_compare_and_swap(&t->cur, cur,
+						(now << AXRT_STATE_BITS) | next) != cur)
+			continue;
+		d = now - since;
+		if (st < AXRT_NR_STATES && d) {
+			__sync_fetch_and_add(&t->state_ns[st], d);
+			if (st == AXRT_ST_HOST && (t->flags & AXRT_F_HAS_EXIT))
+				__sync_fetch_and_add(&t->exit_handled_ns, d);
+			if (st == AXRT_ST_HALT_POLL)
+				__sync_fetch_and_add(&t->poll_ns, d);
+			emit(t, AXRT_R_SEGMENT, st, since, d,
+			     (t->flags & AXRT_F_HAS_EXIT) ? t->exit_reason : AXRT_NO_REASON);
+		}
+		return;
 	}
-	t->since_ns = now;
-	t->state = next;
 }
 
 /* The kernel's own total runnable wait of the current thread (schedstat run_delay). */
@@ -256,8 +270,7 @@ static __always_inline struct axrt_thread *current_thread(bool create, u64 now)
 	t->tid = tid;
 	t->tgid = tgid;
 	t->first_ns = now;
-	t->since_ns = now;
-	t->state = AXRT_ST_HOST;
+	t->cur = (now << AXRT_STATE_BITS) | AXRT_ST_HOST;
 	t->last_cpu = bpf_get_smp_processor_id();
 	t->run_delay_first_ns = run_delay();
 	bpf_map_update_elem(&vm_procs, &tgid, &one, BPF_ANY);
@@ -383,7 +396,9 @@ int BPF_PROG(axrt_sched_switch, bool preempt, struct task_struct *prev, struct t
 	}
 	t = bpf_map_lookup_elem(&threads, &ntid);
 	if (t && !(t->flags & AXRT_F_DEAD)) {
-		u32 st = t->state;
+		u64 cur = t->cur;
+		u32 st = cur & AXRT_STATE_MASK;
+		u64 since = cur >> AXRT_STATE_BITS;
 		/* Any wakeup seen belongs to this off-CPU interval (or is stale): consume it. */
 		u64 w = __sync_lock_test_and_set(&t->wake_ns, 0);
 
@@ -393,16 +408,18 @@ int BPF_PROG(axrt_sched_switch, bool preempt, struct task_struct *prev, struct t
 			 * raced ahead of the switch-out (w <= since) makes it all a wait.
 			 */
 			if (w && w < now) {
-				if (w > t->since_ns)
+				if (w > since) {
 					enter(t, AXRT_ST_WAIT_WOKEN, w);
-				else
-					t->state = AXRT_ST_WAIT_WOKEN;
-				hist_add(ntid, AXRT_H_WAKE, 0, now - t->since_ns);
+					since = w;
+				} else {
+					enter(t, AXRT_ST_WAIT_WOKEN, since);
+				}
+				hist_add(ntid, AXRT_H_WAKE, 0, now - since);
 			}
 		} else if (st >= AXRT_ST_WAIT_SAME_VM && st < AXRT_NR_STATES) {
-			hist_add(ntid, AXRT_H_PREEMPT, 0, now - t->since_ns);
+			hist_add(ntid, AXRT_H_PREEMPT, 0, now - since);
 		} else if (st == AXRT_ST_WAIT_WOKEN) {
-			hist_add(ntid, AXRT_H_WAKE, 0, now - t->since_ns);
+			hist_add(ntid, AXRT_H_WAKE, 0, now - since);
 		}
 		enter(t, (t->flags & AXRT_F_HALTING) ? AXRT_ST_HALT_POLL : AXRT_ST_HOST, now);
 		t->last_cpu = cpu;
