@@ -225,6 +225,46 @@ pub fn perf(s: &Summary, report: &Path, v: &mut Verdicts) -> Result<()> {
     Ok(())
 }
 
+/// The counts of `perf stat -x, -o FILE -e kvm:kvm_exit -e kvm:kvm_exit --filter
+/// 'exit_reason == N' ...` (CSV, one line per event in command-line order): the first is all
+/// exits, then one per name of `reasons`.
+pub fn parse_perf_stat(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.contains("kvm:kvm_exit"))
+        .filter_map(|l| l.split(',').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// Exits over all VMs, in total and for each of `reasons`, against `perf stat` counting the
+/// same tracepoint over the same run: equal.
+pub fn perf_stat(s: &Summary, file: &Path, reasons: &[String], v: &mut Verdicts) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let counts = parse_perf_stat(&text);
+    v.check(
+        counts.len() == reasons.len() + 1,
+        format!("perf stat counted kvm:kvm_exit {} ways", reasons.len() + 1),
+        || format!("{} counts in {}", counts.len(), file.display()),
+    );
+    let total: u64 = s.vms.iter().map(|vm| vm.total.exits).sum();
+    if let Some(&n) = counts.first() {
+        v.check(
+            n == total,
+            format!("all exits: axrt-trace {total}, perf stat {n}"),
+            || "differ".into(),
+        );
+    }
+    for (r, &n) in reasons.iter().zip(counts.iter().skip(1)) {
+        let ours: u64 = s.vms.iter().map(|vm| vm.total.exits_of(r)).sum();
+        v.check(
+            ours == n,
+            format!("exit reason '{r}': axrt-trace {ours}, perf stat {n}"),
+            || "differ".into(),
+        );
+    }
+    Ok(())
+}
+
 /// No record was lost.
 pub fn no_drops(s: &Summary, v: &mut Verdicts) {
     v.check(
@@ -240,6 +280,12 @@ pub fn no_drops(s: &Summary, v: &mut Verdicts) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perf_stat_csv_is_read_in_order() {
+        let t = "# started on x\n\n1850,,kvm:kvm_exit,2000,100.00,,\n1800,,kvm:kvm_exit,2000,100.00,,\n<not counted>,,kvm:kvm_exit,0,0,,\n";
+        assert_eq!(parse_perf_stat(t), vec![1850, 1800]);
+    }
 
     #[test]
     fn perf_kvm_stat_tables_are_read() {

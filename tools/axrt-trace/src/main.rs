@@ -82,6 +82,12 @@ enum Check {
         /// `perf kvm stat report` output of the same run: exits per reason.
         #[arg(long)]
         perf_report: Option<PathBuf>,
+        /// `perf stat -x,` counts of kvm:kvm_exit of the same run: all, then --perf-stat-reasons.
+        #[arg(long)]
+        perf_stat: Option<PathBuf>,
+        /// The exit reasons of --perf-stat's filtered counts, in order (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        perf_stat_reasons: Vec<String>,
         /// VM whose vCPUs waited behind a hog: runnable wait against run_delay.
         #[arg(long)]
         wait_vm: Option<String>,
@@ -117,6 +123,8 @@ fn run_check(c: Check) -> anyhow::Result<Verdicts> {
         summary,
         vmload,
         perf_report,
+        perf_stat,
+        perf_stat_reasons,
         wait_vm,
         min_wait_pct,
         wait_tolerance_pct,
@@ -134,6 +142,9 @@ fn run_check(c: Check) -> anyhow::Result<Verdicts> {
     }
     if let Some(p) = perf_report {
         check::perf(&s, &p, &mut v)?;
+    }
+    if let Some(p) = perf_stat {
+        check::perf_stat(&s, &p, &perf_stat_reasons, &mut v)?;
     }
     if let Some(vm) = wait_vm {
         check::waits(&s, &vm, min_wait_pct, wait_tolerance_pct, &mut v);
