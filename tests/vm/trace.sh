@@ -52,6 +52,19 @@ trace_stop() {
 	kill -INT "$TRACE_PID"
 	wait "$TRACE_PID"
 }
+# traced_vmload WHAT TAG ARGS...: axrt-vmload ARGS while axrt-trace (started by trace_start
+# /tmp/TAG) records, repeated on the emulated CPU's fault; then stops axrt-trace, checks the
+# status and keeps both outputs.
+traced_vmload() {
+	what=$1 tag=$2
+	shift 2
+	axrt-vmload "$@" >/tmp/$tag-vmload.txt 2>&1
+	rerun_on_fault $? /tmp/$tag-vmload.txt "$@"
+	st=$?
+	trace_stop
+	check_eq "the $what ran$(error_of $st /tmp/$tag-vmload.txt)" 0 $st
+	cat /tmp/$tag-vmload.txt /tmp/$tag.out >>"$OUT"
+}
 checks() { # runs axrt-trace check ARGS and records its PASS/FAIL lines
 	axrt-trace check "$@" >/tmp/check.txt 2>&1
 	st=$?
@@ -107,13 +120,8 @@ fi
 
 # --- 2. a halting vCPU ------------------------------------------------------------------------
 if trace_start /tmp/t3 --json "$AXRT_OUT/trace-halt.json" --interval-s 0.5; then
-	args="--vm-spec idle:1:halt:20:10000 --duration-s 3 --cgroup-root $ROOT --json $AXRT_OUT/trace-vmload-halt.json"
-	axrt-vmload $args >/tmp/t3-vmload.txt 2>&1
-	rerun_on_fault $? /tmp/t3-vmload.txt $args
-	st=$?
-	trace_stop
-	check_eq "the halting micro-VM ran$(error_of $st /tmp/t3-vmload.txt)" 0 $st
-	cat /tmp/t3-vmload.txt /tmp/t3.out >>"$OUT"
+	traced_vmload "halting micro-VM" t3 --vm-spec idle:1:halt:20:10000 --duration-s 3 \
+		--cgroup-root "$ROOT" --json "$AXRT_OUT/trace-vmload-halt.json"
 	# The duty is what the vCPU thread used (its CPU time: the job and its exits' handling,
 	# slow under nested emulation), as axrt-vmload measured it.
 	duty=$(jq '.vms[0].vcpus[0].cpu_share_pct' "$AXRT_OUT/trace-vmload-halt.json")
@@ -136,13 +144,8 @@ TOML
 if scx_start_checked "trace: scx_axrt starts with a budgeted VM" --config /tmp/trace.toml --rescan-ms 100; then
 	if trace_start /tmp/t2 --mode trace --config /tmp/trace.toml --json "$AXRT_OUT/trace-throttle.json" \
 		--perfetto "$AXRT_OUT/trace-throttle.pftrace" --svg "$AXRT_OUT/trace-throttle.svg" --interval-s 0.5; then
-		args="--vm-spec batch:1:hog --duration-s 3 --cgroup-root $ROOT --json $AXRT_OUT/trace-vmload2.json"
-		axrt-vmload $args >/tmp/t2-vmload.txt 2>&1
-		rerun_on_fault $? /tmp/t2-vmload.txt $args
-		st=$?
-		trace_stop
-		check_eq "the throttled micro-VM ran$(error_of $st /tmp/t2-vmload.txt)" 0 $st
-		cat /tmp/t2-vmload.txt /tmp/t2.out >>"$OUT"
+		traced_vmload "throttled micro-VM" t2 --vm-spec batch:1:hog --duration-s 3 \
+			--cgroup-root "$ROOT" --json "$AXRT_OUT/trace-vmload2.json"
 		checks --summary "$AXRT_OUT/trace-throttle.json" --vmload "$AXRT_OUT/trace-vmload2.json" --no-drops \
 			--perfetto "$AXRT_OUT/trace-throttle.pftrace" --throttled-vm batch
 		note "$(grep -E '^(batch|  scx_axrt)' /tmp/t2.out | head -4 | tr -s ' ')"
