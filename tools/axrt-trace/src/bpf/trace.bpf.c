@@ -22,6 +22,9 @@
  * time back to HOST. Latencies (wakeup -> run, preempted -> run) and the
  * host time of each exit, per reason, go to log-linear histograms.
  *
+ * The KVM programs are classic tracepoint programs: they return 1, because a 0 would drop
+ * the event for every perf user of the tracepoint (perf kvm stat, perf record) too.
+ *
  * Summary mode writes nothing to the ring: user space reads the maps. Trace
  * mode (rodata trace_mode) also sends every closed segment of a traced
  * thread to the `records` ring buffer; a full ring is counted per CPU in
@@ -43,6 +46,7 @@ const volatile bool trace_all = false;	/* trace mode without a VM filter */
 #define PF_KTHREAD	0x00200000
 #define VMX_EXIT_HLT	12
 #define SVM_EXIT_HLT	0x78
+#define KEEP_EVENT	1	/* classic tracepoint programs: let perf have the event */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -293,7 +297,7 @@ int axrt_kvm_entry(void *ctx)
 	struct axrt_thread *t = current_thread(true, now);
 
 	if (!t || (t->flags & AXRT_F_DEAD))
-		return 0;
+		return KEEP_EVENT;
 	if (t->flags & AXRT_F_HALTING) {
 		/* No halt happened (an event was pending): that was exit handling. */
 		enter(t, AXRT_ST_GUEST, now);
@@ -308,7 +312,7 @@ int axrt_kvm_entry(void *ctx)
 		enter(t, AXRT_ST_GUEST, now);
 	}
 	exit_done(t);
-	return 0;
+	return KEEP_EVENT;
 }
 
 SEC("tracepoint/kvm/kvm_exit")
@@ -320,7 +324,7 @@ int axrt_kvm_exit(struct trace_event_raw_kvm_exit___axrt *ctx)
 	bool hlt;
 
 	if (!t || (t->flags & AXRT_F_DEAD))
-		return 0;
+		return KEEP_EVENT;
 	exit_done(t);	/* two exits without an entry between: close the first */
 	hlt = (isa == AXRT_ISA_VMX && (reason & 0xffff) == VMX_EXIT_HLT) ||
 	      (isa == AXRT_ISA_SVM && reason == SVM_EXIT_HLT);
@@ -336,7 +340,7 @@ int axrt_kvm_exit(struct trace_event_raw_kvm_exit___axrt *ctx)
 	} else {
 		enter(t, AXRT_ST_HOST, now);
 	}
-	return 0;
+	return KEEP_EVENT;
 }
 
 SEC("tracepoint/kvm/kvm_vcpu_wakeup")
@@ -346,7 +350,7 @@ int axrt_kvm_vcpu_wakeup(struct trace_event_raw_kvm_vcpu_wakeup___axrt *ctx)
 	struct axrt_thread *t = current_thread(false, now);
 
 	if (!t || (t->flags & AXRT_F_DEAD))
-		return 0;
+		return KEEP_EVENT;
 	t->halts++;
 	if (ctx->waited)
 		t->halts_blocked++;
@@ -355,7 +359,7 @@ int axrt_kvm_vcpu_wakeup(struct trace_event_raw_kvm_vcpu_wakeup___axrt *ctx)
 		t->flags &= ~AXRT_F_HALTING;
 		t->poll_ns = 0;
 	}
-	return 0;
+	return KEEP_EVENT;
 }
 
 /* Who took the CPU from a preempted vCPU thread: an offset into the WAIT_* states. */
