@@ -151,7 +151,8 @@ impl Figures {
     fn from_thread(d: &ThreadData, now: u64, run_delay_now: Option<u64>, isa: Isa) -> Self {
         let r = &d.rec;
         let mut states = r.state_ns;
-        let dead = r.flags & AXRT_F_DEAD != 0;
+        // Gone from /proc without an exit seen: its last switch-out is the last we know.
+        let dead = r.flags & AXRT_F_DEAD != 0 || run_delay_now.is_none();
         let state = (r.cur & bpf_intf::AXRT_STATE_MASK as u64) as usize;
         let since = r.cur >> bpf_intf::AXRT_STATE_BITS;
         if !dead && state < NR_STATES && now > since {
@@ -178,12 +179,8 @@ impl Figures {
             ..Figures::default()
         };
         debug_assert_eq!(FIRST_PREEMPTED, crate::states::st::WAIT_WOKEN + 1);
-        let last = if dead {
-            Some(r.run_delay_last_ns)
-        } else {
-            run_delay_now
-        };
-        f.run_delay_ns = last.map_or(0, |l| l.saturating_sub(r.run_delay_first_ns));
+        let last = run_delay_now.unwrap_or(r.run_delay_last_ns);
+        f.run_delay_ns = last.saturating_sub(r.run_delay_first_ns);
         let mut reasons: BTreeMap<u16, ExitReason> = BTreeMap::new();
         for (&(kind, reason), h) in &d.hists {
             match u32::from(kind) {
@@ -330,13 +327,15 @@ pub fn build(
             ..Vm::default()
         });
         let comm = names.comm(tid);
-        let mut figures = Figures::from_thread(d, now, run_delay(tgid, tid), isa);
+        let rd = run_delay(tgid, tid);
+        let exited = d.rec.flags & AXRT_F_DEAD != 0 || rd.is_none();
+        let mut figures = Figures::from_thread(d, now, rd, isa);
         figures.decisions = decisions.of_thread(tid);
         vm.vcpus.push(Vcpu {
             tid,
             vcpu: vcpu_index(&comm),
             comm,
-            exited: d.rec.flags & AXRT_F_DEAD != 0,
+            exited,
             figures,
         });
     }

@@ -136,7 +136,7 @@ const VMX: &[(u32, &str)] = &[
 ];
 
 const SVM: &[(u32, &str)] = &[
-    (0x060, "intr"),
+    (0x060, "interrupt"),
     (0x061, "nmi"),
     (0x062, "smi"),
     (0x063, "init"),

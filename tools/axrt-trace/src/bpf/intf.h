@@ -84,7 +84,7 @@ struct axrt_thread {
 	u64 preemptions[AXRT_NR_PREEMPTORS];
 	u64 migrations;
 	u64 run_delay_first_ns;		/* the kernel's schedstat run_delay when first seen */
-	u64 run_delay_last_ns;		/* ... at its exit (AXRT_F_DEAD) */
+	u64 run_delay_last_ns;		/* ... at its last switch-out, or its exit */
 };
 
 /* Latency histograms: log-linear buckets, 16 per power of two. */

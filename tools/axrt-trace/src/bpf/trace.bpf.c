@@ -387,6 +387,8 @@ int BPF_PROG(axrt_sched_switch, bool preempt, struct task_struct *prev, struct t
 
 	t = bpf_map_lookup_elem(&threads, &ptid);
 	if (t && !(t->flags & AXRT_F_DEAD)) {
+		/* Every wait so far is in it (the kernel adds a wait at the switch-in). */
+		t->run_delay_last_ns = BPF_CORE_READ(prev, sched_info.run_delay);
 		if (prev_state == 0) {	/* TASK_RUNNING: preempted */
 			who = preemptor(prev, next);
 			if (who < AXRT_NR_PREEMPTORS) {
