@@ -392,6 +392,12 @@ pub fn consume(
             if ev.kind == EventKind::DEADLOCK {
                 log::warn!("{}", describe_deadlock(&ev));
             }
+            crate::event_tap::publish(|| {
+                names
+                    .lock()
+                    .map(|n| to_json(&ev, &n).to_string())
+                    .unwrap_or_default()
+            });
             if let (Some(w), None) = (out.as_mut(), &write_err) {
                 let line = names
                     .lock()

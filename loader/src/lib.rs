@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod counters;
 pub mod discovery;
+pub mod event_tap;
 pub mod events;
 pub mod exit;
 pub mod logger;

@@ -28,7 +28,7 @@ use scx_axrt::discovery::{Host, State};
 use scx_axrt::maps::{GroupState, Maps};
 use scx_axrt::sched::{Scheduler, OPS_NAME};
 use scx_axrt::stats::{group_name, Ledger, Report, Sample, TaskSample};
-use scx_axrt::{discovery, events, logger, preflight, stats};
+use scx_axrt::{discovery, event_tap, events, logger, preflight, stats};
 
 /// Exit status for a configuration that cannot be used (nothing was loaded).
 const EXIT_CONFIG: u8 = 2;
@@ -102,6 +102,7 @@ fn main() -> ExitCode {
             }
         },
     };
+    event_tap::start();
     let names = events::Names::default();
     let mut brain = Brain::new(&cfg, host, &opts, server.as_ref(), &names);
 

@@ -10,7 +10,6 @@
 mod cgroups;
 mod mode;
 mod outcome;
-mod plot;
 mod report;
 mod scenario;
 mod scx;

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::mode::Mode;
 use crate::outcome::{RunOutcome, VmOutcome};
-use crate::plot::{self, Chart};
 use crate::scenario::{Role, Scenario};
+use axrt_plot::{self as plot, Chart};
 
 /// Everything a suite run measured (results.json).
 #[derive(Debug, Serialize)]
@@ -241,6 +241,7 @@ pub fn picture(results: &Results, scenarios: &[Scenario]) -> String {
         series: vec!["1: next to a hog".into(), "3: 150 % demand".into()],
         groups: per_mode(&|m| vec![rt_miss(1, m), rt_miss(3, m)]),
         reference: None,
+        y_max: None,
     };
     // Every budgeted VM of the scenarios that ran: its share against its budget.
     let budgeted: Vec<(u8, String)> = scenarios
@@ -267,6 +268,7 @@ pub fn picture(results: &Results, scenarios: &[Scenario]) -> String {
                 .collect()
         }),
         reference: Some(100.0),
+        y_max: None,
     };
     let hog = Chart {
         title: "1: hog work vs its budget".into(),
@@ -279,6 +281,7 @@ pub fn picture(results: &Results, scenarios: &[Scenario]) -> String {
             vec![work.map(|w| 100.0 * w)]
         }),
         reference: Some(100.0),
+        y_max: None,
     };
     plot::svg(
         &[misses, budget, hog],

@@ -43,6 +43,15 @@ pub enum Workload {
     Hog,
     /// Spinlock contention between the VM's vCPUs.
     Lock,
+    /// Periodic jobs released by the guest's own LAPIC timer: the vCPU waits in `hlt`.
+    Halt,
+}
+
+impl Workload {
+    /// Whether the vCPUs run periodic jobs (with a load and a period).
+    pub fn is_periodic(self) -> bool {
+        matches!(self, Workload::Periodic | Workload::Halt)
+    }
 }
 
 impl fmt::Display for Workload {
@@ -51,6 +60,7 @@ impl fmt::Display for Workload {
             Workload::Periodic => "periodic",
             Workload::Hog => "hog",
             Workload::Lock => "lock",
+            Workload::Halt => "halt",
         })
     }
 }
@@ -59,7 +69,7 @@ impl FromStr for Workload {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         <Workload as ValueEnum>::from_str(s, true)
-            .map_err(|_| format!("unknown workload '{s}' (periodic, hog or lock)"))
+            .map_err(|_| format!("unknown workload '{s}' (periodic, halt, hog or lock)"))
     }
 }
 
@@ -242,7 +252,7 @@ fn check_vm(vm: &VmPlan) -> Result<(), String> {
             vm.name, vm.vcpus
         ));
     }
-    if vm.workload == Workload::Periodic {
+    if vm.workload.is_periodic() {
         if !(vm.load_pct > 0.0 && vm.load_pct <= 100.0) {
             return Err(format!(
                 "VM {}: load must be in (0, 100] %, got {}",
@@ -252,6 +262,13 @@ fn check_vm(vm: &VmPlan) -> Result<(), String> {
         if !(100..=10_000_000).contains(&vm.period_us) {
             return Err(format!(
                 "VM {}: period must be 100..=10000000 us, got {}",
+                vm.name, vm.period_us
+            ));
+        }
+        // The guest's timer counts nanoseconds in 32 bits.
+        if vm.workload == Workload::Halt && vm.period_us > 4_000_000 {
+            return Err(format!(
+                "VM {}: a halt workload's period must be at most 4000000 us, got {}",
                 vm.name, vm.period_us
             ));
         }

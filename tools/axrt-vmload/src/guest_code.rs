@@ -63,6 +63,10 @@ pub mod field {
     pub const WAIT_CYCLES: u64 = 0x1C;
     /// Lock: `pause` spins between two hypercalls (with both modes) or between re-reads.
     pub const PAUSE_BUDGET: u64 = 0x20;
+    /// Halt: the period of the guest's LAPIC timer, ns (KVM's APIC bus runs at 1 GHz).
+    pub const PERIOD_NS: u64 = 0x24;
+    /// Halt: `hlt` instructions the guest executed (wraps at 2^32).
+    pub const HALTS: u64 = 0x28;
     /// After a guest exception: IP (low 16 bits) of the faulting instruction, pushed there by
     /// the CPU because SP starts at `STACK_TOP` (each vCPU has its own tiny stack).
     pub const EXC_IP: u64 = 0x38;
@@ -85,7 +89,7 @@ const _: () = {
     assert!(EXC_STUBS + 4 * EXC_VECTORS as u64 <= CODE_ADDR);
     assert!(CODE_ADDR + CODE_MAX as u64 <= LOCK_WORD);
     assert!(LOCK_HOLDER + 4 <= VCPU_AREA_BASE);
-    assert!(field::PAUSE_BUDGET + 4 <= field::EXC_IP);
+    assert!(field::HALTS + 4 <= field::EXC_IP);
     assert!(field::STACK_TOP - 6 == field::EXC_IP); // an exception pushes FLAGS, CS, IP
     assert!(field::STACK_TOP + 2 <= VCPU_AREA_SIZE);
     assert!(VCPU_AREA_BASE + MAX_VCPUS as u64 * VCPU_AREA_SIZE <= 0x10000); // real mode: 64 KiB
@@ -138,6 +142,68 @@ pub static HOG: &[Insn] = &[
     op(&[0xE6, PORT_HOG_BATCH as u8], "out 0x11, al"), // batch done: the VMM counts work
     op(&[0xEB, 0xF1], "jmp batch"),
 ];
+
+/// The interrupt vector of the halt program's LAPIC timer (its IVT entry points at `isr`).
+pub const TIMER_VECTOR: u64 = 0x20;
+
+/// Halt: periodic jobs released by the guest's own timer. The guest puts its LAPIC in x2APIC
+/// mode (MSRs, reachable from real mode; the VMM gives the vCPU a CPUID with x2APIC), starts
+/// the timer periodic at field::PERIOD_NS, and then waits for each release in `hlt` — so KVM
+/// halts the vCPU (halt polling, then the thread sleeps) — spins the job (interrupts off),
+/// reports it and halts again. A release that came during the job is pending at the next `sti`,
+/// so the next job starts at once. The ISR only acknowledges the interrupt (EOI).
+pub static HALT: &[Insn] = &[
+    op(&[0x89, 0xF7], "mov di, si"),
+    op(&[0xC1, 0xE7, VCPU_AREA_SHIFT], "shl di, 6"),
+    op(&[0x81, 0xC7, 0x00, 0x30], "add di, 0x3000"),
+    op(&[0x66, 0xB9, 0x1B, 0x00, 0x00, 0x00], "mov ecx, 0x1b"), // IA32_APIC_BASE
+    op(&[0x0F, 0x32], "rdmsr"),
+    op(&[0x0D, 0x00, 0x0C], "or ax, 0x0c00"), // enable, x2APIC mode
+    op(&[0x0F, 0x30], "wrmsr"),
+    op(&[0x66, 0xB9, 0x0F, 0x08, 0x00, 0x00], "mov ecx, 0x80f"), // spurious vector register
+    op(&[0x66, 0xB8, 0xFF, 0x01, 0x00, 0x00], "mov eax, 0x1ff"), // software enable
+    op(&[0x66, 0x31, 0xD2], "xor edx, edx"),
+    op(&[0x0F, 0x30], "wrmsr"),
+    op(&[0x66, 0xB9, 0x3E, 0x08, 0x00, 0x00], "mov ecx, 0x83e"), // divide configuration
+    op(&[0x66, 0xB8, 0x0B, 0x00, 0x00, 0x00], "mov eax, 0xb"),   // divide by 1
+    op(&[0x0F, 0x30], "wrmsr"),
+    op(&[0x66, 0xB9, 0x32, 0x08, 0x00, 0x00], "mov ecx, 0x832"), // LVT timer
+    op(&[0x66, 0xB8, 0x20, 0x00, 0x02, 0x00], "mov eax, 0x20020"), // periodic, vector 0x20
+    op(&[0x0F, 0x30], "wrmsr"),
+    op(&[0x66, 0xB9, 0x38, 0x08, 0x00, 0x00], "mov ecx, 0x838"), // initial count: starts it
+    op(&[0x66, 0x8B, 0x45, 0x24], "mov eax, [di+0x24]"),         // field::PERIOD_NS
+    op(&[0x0F, 0x30], "wrmsr"),
+    at("wait", &[0xFB], "sti"),
+    op(&[0xF4], "hlt"), // until the timer's interrupt (the ISR returns after it)
+    op(&[0xFA], "cli"),
+    op(&[0x66, 0xFF, 0x45, 0x28], "inc dword [di+0x28]"), // field::HALTS
+    op(&[0x66, 0x8B, 0x0D], "mov ecx, [di]"),             // field::SPIN
+    at("spin", &[0x66, 0x49], "dec ecx"),
+    op(&[0x75, 0xFC], "jnz spin"),
+    op(&[0xE6, PORT_JOB_DONE as u8], "out 0x10, al"),
+    op(&[0xEB, 0xEE], "jmp wait"),
+    at(
+        "isr",
+        &[0x66, 0xB9, 0x0B, 0x08, 0x00, 0x00],
+        "mov ecx, 0x80b",
+    ), // EOI
+    op(&[0x66, 0x31, 0xC0], "xor eax, eax"),
+    op(&[0x66, 0x31, 0xD2], "xor edx, edx"),
+    op(&[0x0F, 0x30], "wrmsr"),
+    op(&[0xCF], "iret"),
+];
+
+/// Offset of the instruction labelled `label` in `program`.
+pub fn label_offset(program: &[Insn], label: &str) -> Option<usize> {
+    let mut off = 0;
+    for i in program {
+        if i.label == label {
+            return Some(off);
+        }
+        off += i.bytes.len();
+    }
+    None
+}
 
 /// Offset of the sched-yield hypercall instruction in `LOCK`; its third byte is patched to
 /// `vmcall` (0xC1) on Intel and `vmmcall` (0xD9) on AMD.
@@ -317,7 +383,7 @@ mod tests {
 
     #[test]
     fn programs_fit_and_jumps_match_labels() {
-        for p in [PERIODIC, HOG, LOCK] {
+        for p in [PERIODIC, HOG, LOCK, HALT] {
             assert!(assemble(p).len() <= CODE_MAX);
             check_jumps(p);
             check_operands(p);
@@ -326,7 +392,7 @@ mod tests {
 
     #[test]
     fn prologue_matches_area_layout() {
-        for p in [PERIODIC, HOG, LOCK] {
+        for p in [PERIODIC, HOG, LOCK, HALT] {
             assert_eq!(p[1].bytes[2], VCPU_AREA_SHIFT);
             let base = u16::from_le_bytes([p[2].bytes[2], p[2].bytes[3]]);
             assert_eq!(u64::from(base), VCPU_AREA_BASE);

@@ -35,6 +35,7 @@ fn main() {
         let program = match w {
             cli::Workload::Periodic => guest_code::PERIODIC,
             cli::Workload::Hog => guest_code::HOG,
+            cli::Workload::Halt => guest_code::HALT,
             cli::Workload::Lock => guest_code::LOCK,
         };
         print!("{}", guest_code::listing(program));

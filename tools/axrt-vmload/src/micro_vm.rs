@@ -162,6 +162,24 @@ impl MicroVm {
         Ok(vcpu)
     }
 
+    /// For the halt program: gives the vCPUs KVM's CPUID (x2APIC, so the guest reaches its
+    /// LAPIC through MSRs from real mode) and points the timer vector's IVT entry at the
+    /// program's ISR (`isr_offset` from CODE_ADDR).
+    pub fn prepare_timer(&self, vcpus: &[VcpuFd], isr_offset: u16) -> Result<()> {
+        let cpuid = self
+            ._kvm
+            .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+            .map_err(|e| anyhow!("KVM_GET_SUPPORTED_CPUID: {e}"))?;
+        for v in vcpus {
+            v.set_cpuid2(&cpuid)
+                .map_err(|e| anyhow!("KVM_SET_CPUID2: {e}"))?;
+        }
+        let entry = u32::from(CODE_ADDR as u16 + isr_offset); // segment 0
+        self.mem
+            .write_u32(IVT_ADDR + 4 * crate::guest_code::TIMER_VECTOR, entry);
+        Ok(())
+    }
+
     /// Runs `vcpu` until the guest writes to `port` (single-threaded use: calibration).
     pub fn run_until_out(&self, vcpu: &mut VcpuFd, port: u16) -> Result<()> {
         loop {

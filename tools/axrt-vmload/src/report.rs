@@ -41,6 +41,12 @@ pub struct VcpuReport {
     pub yields: u64,
     /// Lock: pause instructions executed while waiting.
     pub pauses: u64,
+    /// Port I/O exits the guest made (every `out`: job ends, hog batches, lock releases).
+    #[serde(default)]
+    pub io_exits: u64,
+    /// Halt workload: `hlt` instructions the guest executed (each one a HLT exit).
+    #[serde(default)]
+    pub halts: u64,
     /// Periodic: release times of the first missed jobs (up to 32), ms after the start.
     #[serde(default)]
     pub missed_at_ms: Vec<f64>,
@@ -130,15 +136,28 @@ pub fn table(report: &RunReport) -> String {
             v.yields.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+    // Text columns left-aligned, numbers right-aligned.
+    aligned(&rows, &|c| c == 0 || c == 2)
+}
+
+/// Rows of cells as aligned text columns: `left(c)` columns left-aligned, the others
+/// right-aligned, two spaces between columns.
+pub fn aligned(rows: &[Vec<String>], left: &dyn Fn(usize) -> bool) -> String {
+    let n = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
-            // Text columns left-aligned, numbers right-aligned.
-            if c == 0 || c == 2 {
+            if left(c) {
                 let _ = write!(line, "{cell:<w$}  ", w = widths[c]);
             } else {
                 let _ = write!(line, "{cell:>w$}  ", w = widths[c]);
@@ -170,6 +189,8 @@ mod tests {
             work: 500,
             yields: 0,
             pauses: 0,
+            io_exits: 500,
+            halts: 0,
             missed_at_ms: vec![120.0],
         }
     }

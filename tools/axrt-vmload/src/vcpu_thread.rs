@@ -48,6 +48,11 @@ pub struct VcpuOutcome {
     pub yields: u64,
     /// Lock: pause instructions executed by the guest.
     pub pauses: u64,
+    /// Port I/O exits the guest made (one per `out` it executed), counted as KVM_RUN returns
+    /// them: the guest's own exits, which a tracer of kvm_exit must count as many of.
+    pub io_exits: u64,
+    /// Halt: `hlt` instructions the guest executed (each one a HLT exit).
+    pub halts: u64,
     /// Thread CPU time over the measurement, ns.
     pub cpu_ns: u64,
     /// Wall time of the measurement, ns.
@@ -77,13 +82,18 @@ enum Exit {
     Stopped,
 }
 
-/// Runs until the guest writes to `port` (`Exit::Port`) or the thread is asked to stop.
-fn run_to_port(vcpu: &mut VcpuFd, job: &VcpuJob, port: u16) -> Result<Exit> {
+/// Runs until the guest writes to `port` (`Exit::Port`) or the thread is asked to stop;
+/// counts the port I/O exits in `io_exits`.
+fn run_to_port(vcpu: &mut VcpuFd, job: &VcpuJob, port: u16, io_exits: &mut u64) -> Result<Exit> {
     loop {
         if stop::stopping() {
             return Ok(Exit::Stopped);
         }
-        match vcpu.run() {
+        let exit = vcpu.run();
+        if matches!(exit, Ok(VcpuExit::IoOut(..)) | Ok(VcpuExit::IoIn(..))) {
+            *io_exits += 1;
+        }
+        match exit {
             Ok(VcpuExit::IoOut(p, _)) if p == port => return Ok(Exit::Port),
             Ok(VcpuExit::IoOut(p, _)) if guest_exception(&job.mem, job.index, p).is_some() => {
                 return Err(guest_exception(&job.mem, job.index, p).expect("checked"));
@@ -129,7 +139,8 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
     while !sleep_until(start) && !stop::stopping() {}
     let cpu0 = thread_cpu_ns();
     let result = match job.workload {
-        Workload::Periodic => periodic(&mut vcpu, &job, start, end, &mut out),
+        Workload::Periodic => periodic(&mut vcpu, &job, start, end, &mut out, true),
+        Workload::Halt => periodic(&mut vcpu, &job, start, end, &mut out, false),
         Workload::Hog => hog(&mut vcpu, &job, &mut out),
         Workload::Lock => lock(&mut vcpu, &job, &mut out),
     };
@@ -145,23 +156,25 @@ pub fn run(mut vcpu: VcpuFd, job: VcpuJob) -> Result<VcpuOutcome> {
 /// Releases a job every period from `start` while the release is before `end`; a job released
 /// late (the previous one overran) starts at once and its lateness counts in its response time.
 /// Each job's size is corrected from the CPU time the thread used since the previous one ended
-/// (`adjust_spin`), so that the thread's CPU share is the load.
+/// (`adjust_spin`), so that the thread's CPU share is the load. With `vmm_sleeps` the VMM
+/// sleeps until each release; otherwise (halt) the guest waits for it in `hlt` itself.
 fn periodic(
     vcpu: &mut VcpuFd,
     job: &VcpuJob,
     start: u64,
     end: u64,
     out: &mut VcpuOutcome,
+    vmm_sleeps: bool,
 ) -> Result<()> {
     let spin_at = vcpu_area(job.index) + field::SPIN;
     let mut spin = job.mem.read_u32(spin_at);
     let mut release = start;
     let mut cpu_mark = thread_cpu_ns();
     while release < end && !stop::stopping() {
-        if !sleep_until(release) {
+        if vmm_sleeps && !sleep_until(release) {
             continue; // a kick: look at the stop flag again
         }
-        match run_to_port(vcpu, job, PORT_JOB_DONE)? {
+        match run_to_port(vcpu, job, PORT_JOB_DONE, &mut out.io_exits)? {
             Exit::Port => {}
             Exit::Stopped => break, // an unfinished job does not count
         }
@@ -183,6 +196,7 @@ fn periodic(
         release += job.period_ns;
     }
     out.work = out.jobs;
+    out.halts = u64::from(job.mem.read_u32(vcpu_area(job.index) + field::HALTS));
     Ok(())
 }
 
@@ -190,7 +204,7 @@ fn periodic(
 fn hog(vcpu: &mut VcpuFd, job: &VcpuJob, out: &mut VcpuOutcome) -> Result<()> {
     let counter = vcpu_area(job.index) + field::WORK;
     let mut last = job.mem.read_u32(counter);
-    while let Exit::Port = run_to_port(vcpu, job, PORT_HOG_BATCH)? {
+    while let Exit::Port = run_to_port(vcpu, job, PORT_HOG_BATCH, &mut out.io_exits)? {
         out.jobs += 1;
         accumulate(&job.mem, counter, &mut last, &mut out.work);
     }
@@ -208,7 +222,7 @@ fn lock(vcpu: &mut VcpuFd, job: &VcpuJob, out: &mut VcpuOutcome) -> Result<()> {
         accumulate(&job.mem, area + field::YIELDS, &mut yields, &mut out.yields);
         accumulate(&job.mem, area + field::PAUSES, &mut pauses, &mut out.pauses);
     };
-    while let Exit::Port = run_to_port(vcpu, job, PORT_LOCK_RELEASED)? {
+    while let Exit::Port = run_to_port(vcpu, job, PORT_LOCK_RELEASED, &mut out.io_exits)? {
         out.jobs += 1;
         let cycles = job.mem.read_u32(area + field::WAIT_CYCLES);
         out.samples_ns.push(job.calibration.cycles_to_ns(cycles));

@@ -50,6 +50,10 @@ fn program(vm: &VmPlan, shared: &Shared) -> Result<(Vec<u8>, u32)> {
             let job_us = vm.load_pct / 100.0 * vm.period_us as f64;
             (assemble(guest_code::PERIODIC), c.job_iterations(job_us))
         }
+        Workload::Halt => {
+            let job_us = vm.load_pct / 100.0 * vm.period_us as f64;
+            (assemble(guest_code::HALT), c.job_iterations(job_us))
+        }
         Workload::Hog => (assemble(guest_code::HOG), c.iterations(HOG_BATCH_US)),
         Workload::Lock => {
             let mut code = assemble(guest_code::LOCK);
@@ -80,6 +84,9 @@ fn write_params(micro: &MicroVm, vm: &VmPlan, shared: &Shared, spin: u32) -> Res
         micro
             .mem
             .write_u32(area + field::PAUSE_BUDGET, plan.pauses_per_yield);
+        micro
+            .mem
+            .write_u32(area + field::PERIOD_NS, (vm.period_us * 1000) as u32);
     }
     micro.mem.write_u32(guest_code::LOCK_WORD, 0);
     micro.mem.write_u32(guest_code::LOCK_HOLDER, 0);
@@ -106,6 +113,8 @@ fn vcpu_report(vm: &VmPlan, index: u32, mut o: VcpuOutcome) -> VcpuReport {
         work: o.work,
         yields: o.yields,
         pauses: o.pauses,
+        io_exits: o.io_exits,
+        halts: o.halts,
         missed_at_ms: o.missed_at_ns.iter().map(|&ns| ns as f64 / 1e6).collect(),
     }
 }
@@ -141,6 +150,10 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
     let vcpus = (0..vm.vcpus)
         .map(|i| micro.create_vcpu(i))
         .collect::<Result<Vec<_>>>()?;
+    if vm.workload == Workload::Halt {
+        let isr = guest_code::label_offset(guest_code::HALT, "isr").expect("HALT has an isr");
+        micro.prepare_timer(&vcpus, isr as u16)?;
+    }
     stop::install_kick_handler();
 
     let gate = Arc::new(StartGate {
@@ -191,7 +204,7 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
     stop::request_stop();
     // Periodic threads finish their last job by themselves; the others must be kicked out of
     // KVM_RUN. A signal, or a periodic job still running after the grace time, kicks everyone.
-    if signal.is_some() || vm.workload != Workload::Periodic {
+    if signal.is_some() || !vm.workload.is_periodic() {
         kick_all(&handles);
     }
     let grace_end = now_ns() + (2 * vm.period_us * 1000).max(1_000_000_000);
@@ -214,7 +227,7 @@ pub fn run_vm(vm: &VmPlan, shared: &Shared) -> Result<VmReport> {
     }
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
-    let periodic = vm.workload == Workload::Periodic;
+    let periodic = vm.workload.is_periodic();
     Ok(VmReport {
         name: vm.name.clone(),
         pid,
