@@ -12,25 +12,17 @@ use clap::{Parser, ValueEnum};
 
 use crate::bpf_intf;
 use crate::config::Config;
+// The limits of the values the file can also set are the configuration's.
+pub use crate::config::{
+    MAX_RESERVE_MS, MAX_SLICE_US, MIN_SLICE_US, WATCHDOG_MAX_MS, WATCHDOG_PER_RESERVE,
+};
 
 /// Default time slice in microseconds: the BPF tier's own default (intf.h).
 pub const DEFAULT_SLICE_US: u64 = bpf_intf::AXRT_SLICE_NS_DFL as u64 / 1000;
-/// Shortest accepted slice in microseconds; shorter ones spend more time switching than running.
-pub const MIN_SLICE_US: u64 = 50;
-/// Longest accepted slice in microseconds (1 s); the watchdog would notice longer waits anyway.
-pub const MAX_SLICE_US: u64 = 1_000_000;
 /// Default starvation reserve in milliseconds (intf.h).
 pub const DEFAULT_RESERVE_MS: u64 = bpf_intf::AXRT_RESERVE_MS_DFL as u64;
 /// Default priority of the host group (intf.h).
 pub const DEFAULT_HOST_PRIORITY: u8 = bpf_intf::AXRT_PRIO_HOST_DFL as u8;
-/// The kernel's cap on the sched_ext watchdog timeout, in milliseconds.
-pub const WATCHDOG_MAX_MS: u64 = 30_000;
-/// The watchdog is kept at least this many times the reserve, so a task the reserve rescues
-/// is never near the point where the kernel would eject the scheduler.
-pub const WATCHDOG_PER_RESERVE: u64 = 5;
-/// Longest accepted reserve in milliseconds: `WATCHDOG_MAX_MS / WATCHDOG_PER_RESERVE`.
-pub const MAX_RESERVE_MS: u64 = WATCHDOG_MAX_MS / WATCHDOG_PER_RESERVE;
-
 /// How the BPF tier keeps its ready tasks in priority order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum QueueMode {

@@ -12,7 +12,7 @@
 mod bpf_intf;
 mod bpf_skel;
 mod cli;
-mod config;
+use scx_axrt::config;
 mod discovery;
 mod events;
 mod exit;
