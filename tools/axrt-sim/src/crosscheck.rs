@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// crosscheck.rs - the simulator against the real scheduler. The same rt-app workload and
+// axrt.toml ran under scx_axrt (rt-app's logs, the taskgroups' cpu.stat); here they run
+// through the AxRT system in virtual time and the two are compared per VM:
+//
+// * miss ratio: the share of rt-app log rows whose slack is negative (the thread reached its
+//   timer after the expiry), read by the same code from the real and the simulated logs;
+// * CPU share: the VM's CPU time over the run, in % of one CPU (real: cpu.stat usage_usec of its
+//   taskgroups, created fresh by `place`; simulated: the VM's threads' CPU time).
+//
+// Tolerances come from what emulation changes. A guest CPU-second under QEMU TCG is worth
+// +-15 % of work from run to run (measured, README "Validation with real vCPUs"), which is what a
+// `run` event's length in CPU time varies by once rt-app has calibrated; so the simulation runs
+// at work x 0.85, x 1 and x 1.15 and the real figure must fall within the range the three give,
+// widened by what the simulation does not model: stalls of the emulated machine (a single one
+// costs a few jobs: 5 points of miss ratio on these 1000-row logs) and the CPU taken by the host
+// (scx_axrt's brain, the shell, kernel threads) and budget enforcement's lag under emulation
+// (about 1 ms per 100 ms period per CPU: 3 points of a CPU's share).
+
+//! `axrt-sim crosscheck`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use scx_axrt::config::Config;
+
+use crate::engine::{self, Options};
+use crate::overhead;
+use crate::rtlog::{self, Row};
+use crate::scenario::Scenario;
+use crate::sched::SystemSched;
+use crate::workload::Workload;
+
+/// Work scale of the emulated CPU, +- (see the module documentation).
+pub const WORK_NOISE: f64 = 0.15;
+/// Added to the miss-ratio range, absolute.
+pub const MISS_SLACK: f64 = 0.05;
+/// Added to the share range, points of one CPU.
+pub const SHARE_SLACK: f64 = 3.0;
+
+/// `axrt-sim crosscheck` arguments.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The rt-app workload that ran.
+    #[arg(long)]
+    pub workload: PathBuf,
+    /// The axrt.toml scx_axrt ran with.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// CPUs of the machine it ran on.
+    #[arg(long)]
+    pub cpus: usize,
+    /// Directory of the real run's rt-app logs.
+    #[arg(long)]
+    pub real_logs: PathBuf,
+    /// Where the taskgroups are (cgroup2 mount).
+    #[arg(long, default_value = "/sys/fs/cgroup")]
+    pub cgroup_root: PathBuf,
+    /// `axrt-sim place`'s output line (to check the threads were placed before they started).
+    #[arg(long)]
+    pub placed: PathBuf,
+    /// `bpf-stats` snapshots around the real run: the overhead model is fitted from them
+    /// (without them, the built-in fitted parameters are used).
+    #[arg(long, requires = "bpf_after")]
+    pub bpf_before: Option<PathBuf>,
+    /// See --bpf-before.
+    #[arg(long)]
+    pub bpf_after: Option<PathBuf>,
+    /// Where to write the table and the simulated logs.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// One VM's figures.
+#[derive(Clone, Debug, Default)]
+struct Figures {
+    rows: usize,
+    late: usize,
+    share: f64,
+}
+
+impl Figures {
+    fn miss(&self) -> f64 {
+        if self.rows == 0 {
+            0.0
+        } else {
+            self.late as f64 / self.rows as f64
+        }
+    }
+}
+
+fn add_rows(f: &mut Figures, rows: &[Row]) {
+    let s = rtlog::summarize(rows, 0);
+    f.rows += s.rows;
+    f.late += s.late;
+}
+
+fn usage_usec(dir: &Path) -> Result<u64> {
+    let path = dir.join("cpu.stat");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("{}: no usage_usec", path.display()))
+}
+
+/// Runs the comparison; prints the table and PASS/FAIL lines.
+pub fn run(a: &Args) -> Result<ExitCode> {
+    let w = Workload::load(&a.workload)?;
+    let cfg = Config::load(&a.config, a.cpus)?;
+    let Some(secs) = w.duration_s else {
+        bail!("the workload must have a global.duration to compare shares");
+    };
+    let model = match (&a.bpf_before, &a.bpf_after) {
+        (Some(b), Some(af)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+            };
+            let fit = overhead::fit(&read(b)?, &read(af)?)?;
+            println!("overhead model fitted from this run's BPF statistics:\n{fit}");
+            fit.overhead
+        }
+        _ => overhead::FITTED,
+    };
+    let base = Scenario::build(&w, &cfg, a.cpus, None, 1.0)?;
+    let nvm = cfg.vms.len() + 1; // index 0: host
+    let slot = |vm: Option<usize>| vm.map_or(0, |v| v + 1);
+
+    // The real run.
+    let mut real = vec![Figures::default(); nvm];
+    let logs = rtlog::read_logs(&a.real_logs, &w.log_basename)?;
+    if logs.len() != base.threads.len() {
+        bail!(
+            "{}: {} rt-app logs named {}-*-N.log, the workload has {} threads",
+            a.real_logs.display(),
+            logs.len(),
+            w.log_basename,
+            base.threads.len()
+        );
+    }
+    let mut first_start = u64::MAX;
+    for (task, index, rows) in &logs {
+        let t = base
+            .threads
+            .iter()
+            .find(|t| t.index == *index && &t.task == task)
+            .with_context(|| format!("log of {task}-{index}: no such thread in the workload"))?;
+        add_rows(&mut real[slot(t.vm)], rows);
+        if let Some(r) = rows.first() {
+            first_start = first_start.min(r.start);
+        }
+    }
+    let mut seen = Vec::new();
+    for t in &w.tasks {
+        if let Some(g) = &t.taskgroup {
+            let g = g.trim_matches('/');
+            if seen.iter().any(|s: &String| s == g) {
+                continue;
+            }
+            seen.push(g.to_string());
+            let used = usage_usec(&a.cgroup_root.join(g))?;
+            real[slot(cfg.vm_of_cgroup(g))].share += 100.0 * used as f64 / (secs as f64 * 1e6);
+        }
+    }
+
+    // The simulations at the three work scales.
+    let scales = [1.0 - WORK_NOISE, 1.0, 1.0 + WORK_NOISE];
+    let mut sims: Vec<Vec<Figures>> = Vec::new();
+    for &scale in &scales {
+        let sc = Scenario::build(&w, &cfg, a.cpus, None, scale)?;
+        let opt = Options {
+            overhead: model,
+            abort_late: false,
+            logs: true,
+            events: false,
+        };
+        let r = engine::run(&sc, Box::new(SystemSched::new(&sc)?), opt);
+        let mut f = vec![Figures::default(); nvm];
+        for (spec, out) in sc.threads.iter().zip(&r.threads) {
+            add_rows(&mut f[slot(spec.vm)], &out.rows);
+            f[slot(spec.vm)].share += 100.0 * out.cpu_ns as f64 / r.duration as f64;
+        }
+        if scale == 1.0 {
+            crate::output::write_logs(&a.out.join("sim-logs"), &sc, &r)?;
+        }
+        sims.push(f);
+    }
+
+    // The table and the checks.
+    let range = |v: Vec<f64>| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    let mut table = String::from(
+        "| VM | budget | CPU share, real | CPU share, simulated (work x0.85 / x1 / x1.15) | miss ratio, real | miss ratio, simulated | rows real / simulated |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut checks: Vec<(bool, String)> = Vec::new();
+    let placed = std::fs::read_to_string(&a.placed)
+        .with_context(|| format!("reading {}", a.placed.display()))?;
+    let done: u64 = serde_json::from_str::<serde_json::Value>(placed.trim())
+        .ok()
+        .and_then(|v| v["done_us"].as_u64())
+        .with_context(|| format!("{}: no done_us", a.placed.display()))?;
+    checks.push((
+        done < first_start,
+        format!(
+            "sim crosscheck: the threads were in their taskgroups before the first iteration started ({} us before)",
+            first_start as i64 - done as i64
+        ),
+    ));
+    for i in 0..nvm {
+        let vm = if i == 0 { None } else { Some(i - 1) };
+        if !base.threads.iter().any(|t| t.vm == vm) {
+            continue;
+        }
+        let name = base.vm_name(vm);
+        let r = &real[i];
+        let (slo, shi) = range(sims.iter().map(|s| s[i].share).collect());
+        let (mlo, mhi) = range(sims.iter().map(|s| s[i].miss()).collect());
+        let mid = &sims[1][i];
+        let _ = writeln!(
+            table,
+            "| {name} | {} | {:.1} % | {:.1} / {:.1} / {:.1} % | {:.1} % | {:.1} / {:.1} / {:.1} % | {} / {} |",
+            base.vm_budget(vm).map_or("–".into(), |b| format!("{:.0} %", 100.0 * b)),
+            r.share,
+            sims[0][i].share,
+            mid.share,
+            sims[2][i].share,
+            100.0 * r.miss(),
+            100.0 * sims[0][i].miss(),
+            100.0 * mid.miss(),
+            100.0 * sims[2][i].miss(),
+            r.rows,
+            mid.rows
+        );
+        if vm.is_some() || r.share > 0.0 {
+            checks.push((
+                r.share >= slo - SHARE_SLACK && r.share <= shi + SHARE_SLACK,
+                format!(
+                    "sim crosscheck: VM {name}'s CPU share agrees (real {:.1} %, simulated {:.1}..{:.1} % +-{SHARE_SLACK})",
+                    r.share, slo, shi
+                ),
+            ));
+        }
+        if mid.rows > 0 {
+            checks.push((
+                r.rows > 0 && r.miss() >= mlo - MISS_SLACK && r.miss() <= mhi + MISS_SLACK,
+                format!(
+                    "sim crosscheck: VM {name}'s miss ratio agrees (real {:.1} % of {} rows, simulated {:.1}..{:.1} % +-{:.0})",
+                    100.0 * r.miss(),
+                    r.rows,
+                    100.0 * mlo,
+                    100.0 * mhi,
+                    100.0 * MISS_SLACK
+                ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(&a.out)?;
+    std::fs::write(a.out.join("crosscheck.md"), &table)?;
+    println!(
+        "overhead model: {} ns per decision, {} ns per switch\n\n{table}",
+        model.decision, model.switch
+    );
+    let mut ok = true;
+    for (pass, what) in &checks {
+        println!("{}: {what}", if *pass { "PASS" } else { "FAIL" });
+        ok &= pass;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
