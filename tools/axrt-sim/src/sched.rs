@@ -491,19 +491,24 @@ impl QueueSched {
         }
     }
 
+    /// The running `t` goes back to its CPU's queue (forced off, or a yield) and the CPU picks.
+    fn put_back(&mut self, now: Time, t: TaskId, preempted: bool, out: &mut Out) {
+        let (c, ran, release) = self.running(now, t);
+        self.cpus[c].put_prev(now, t, ran, preempted);
+        self.queued[c].push(t);
+        self.place[t.index()] = Place::Queued {
+            cpu: c,
+            since: now,
+            release,
+        };
+        self.current[c] = None;
+        self.resched(now, c, out);
+    }
+
     fn preempt_check(&mut self, now: Time, c: usize, out: &mut Out) {
         let Some(cur) = self.current[c] else { return };
         if self.cpus[c].tick(now, cur) {
-            let (_, ran, release) = self.running(now, cur);
-            self.cpus[c].put_prev(now, cur, ran, true);
-            self.queued[c].push(cur);
-            self.place[cur.index()] = Place::Queued {
-                cpu: c,
-                since: now,
-                release,
-            };
-            self.current[c] = None;
-            self.resched(now, c, out);
+            self.put_back(now, cur, true, out);
         }
     }
 
@@ -555,16 +560,7 @@ impl Sched for QueueSched {
     }
 
     fn yield_now(&mut self, now: Time, t: TaskId, out: &mut Out) {
-        let (c, ran, release) = self.running(now, t);
-        self.cpus[c].put_prev(now, t, ran, false);
-        self.queued[c].push(t);
-        self.place[t.index()] = Place::Queued {
-            cpu: c,
-            since: now,
-            release,
-        };
-        self.current[c] = None;
-        self.resched(now, c, out);
+        self.put_back(now, t, false, out);
         self.update_timer(now);
     }
 
