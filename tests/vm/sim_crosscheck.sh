@@ -65,8 +65,10 @@ rt-app /tmp/xc.json >"$OUT/rt-app.log" 2>&1 &
 rtapp=$!
 axrt-sim place --workload /tmp/xc.json --pid $rtapp >"$OUT/placed.json" 2>"$OUT/place.err"
 placed=$?
+cp $CG/cpu.stat "$OUT/root-before.stat"
 wait $rtapp
 status=$?
+cp $CG/cpu.stat "$OUT/root-after.stat"
 axrt-sim bpf-stats >"$OUT/bpf-after.json" 2>"$OUT/bpf-after.err"
 scx_stop INT
 cp $SCX_LOG "$OUT/scx_axrt.log"
@@ -76,7 +78,8 @@ check_eq "rt-app runs the workload to its end (exit status)" 0 $status
 
 axrt-sim crosscheck --workload /tmp/xc.json --config /tmp/xc.toml --cpus "$(nproc)" \
 	--real-logs /tmp/xc-logs --placed "$OUT/placed.json" --probe-vm rt \
-	--bpf-before "$OUT/bpf-before.json" --bpf-after "$OUT/bpf-after.json" --out "$OUT" \
+	--bpf-before "$OUT/bpf-before.json" --bpf-after "$OUT/bpf-after.json" \
+	--root-before "$OUT/root-before.stat" --root-after "$OUT/root-after.stat" --out "$OUT" \
 	>"$OUT/crosscheck.txt" 2>&1
 cstatus=$?
 sed 's/^/sim_crosscheck: /' "$OUT/crosscheck.txt"
