@@ -30,8 +30,8 @@ use crate::engine::Overhead;
 /// tests/vm/sim_crosscheck.sh: see README.md ("axrt-sim") for the runs they come from. Under
 /// emulation these are far above what the same code costs on hardware.
 pub const FITTED: Overhead = Overhead {
-    decision: 6_000,
-    switch: 4_000,
+    decision: 90_000,
+    switch: 18_000,
 };
 
 /// One program's counters.
