@@ -127,7 +127,7 @@ fn usage_usec(dir: &Path) -> Result<u64> {
 /// `usage_usec` of a cpu.stat file.
 fn stat_usage(path: &Path) -> Result<u64> {
     let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .find_map(|l| l.strip_prefix("usage_usec "))
         .and_then(|v| v.trim().parse().ok())
