@@ -325,8 +325,9 @@ pub struct QueueSched {
     name: &'static str,
     cpus: Vec<Box<dyn Policy>>,
     current: Vec<Option<TaskId>>,
-    /// Threads queued on each CPU (unordered; for balancing).
+    /// Threads queued on each CPU (unordered; for balancing), and each thread's index there.
     queued: Vec<Vec<TaskId>>,
+    qpos: Vec<usize>,
     params: Vec<PolicyParams>,
     affinity: Vec<CpuSet>,
     place: Vec<Place>,
@@ -383,6 +384,7 @@ impl QueueSched {
                 .map(|t| t.cpus.unwrap_or(all))
                 .collect(),
             place: vec![Place::Off; n],
+            qpos: vec![0; n],
             last_cpu: vec![None; n],
             timer: None,
         }
@@ -413,7 +415,7 @@ impl QueueSched {
 
     fn enqueue(&mut self, now: Time, c: usize, t: TaskId, release: Time) {
         self.cpus[c].enqueue(release, t, &self.params[t.index()]);
-        self.queued[c].push(t);
+        self.push_queued(c, t);
         self.place[t.index()] = Place::Queued {
             cpu: c,
             since: now,
@@ -421,10 +423,19 @@ impl QueueSched {
         };
     }
 
+    fn push_queued(&mut self, c: usize, t: TaskId) {
+        self.qpos[t.index()] = self.queued[c].len();
+        self.queued[c].push(t);
+    }
+
     fn unqueue(&mut self, c: usize, t: TaskId) {
         let q = &mut self.queued[c];
-        let i = q.iter().position(|&x| x == t).expect("queued here");
+        let i = self.qpos[t.index()];
+        debug_assert_eq!(q[i], t, "queued here");
         q.swap_remove(i);
+        if let Some(&moved) = q.get(i) {
+            self.qpos[moved.index()] = i;
+        }
     }
 
     /// `c` has no current task: it runs its best queued one, else pulls one, else idles.
@@ -495,7 +506,7 @@ impl QueueSched {
     fn put_back(&mut self, now: Time, t: TaskId, preempted: bool, out: &mut Out) {
         let (c, ran, release) = self.running(now, t);
         self.cpus[c].put_prev(now, t, ran, preempted);
-        self.queued[c].push(t);
+        self.push_queued(c, t);
         self.place[t.index()] = Place::Queued {
             cpu: c,
             since: now,
