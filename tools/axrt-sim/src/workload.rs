@@ -56,8 +56,6 @@ pub enum Calibration {
 pub struct TaskSpec {
     /// The key in `tasks`; rt-app 1.0 names every instance's thread after it.
     pub name: String,
-    /// Line of the key, for messages about the task.
-    pub line: usize,
     /// Number of threads.
     pub instance: u32,
     /// Initial delay before the first phase.
@@ -489,16 +487,23 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// `DeserializeSeed` for a visitor of JSON objects.
+macro_rules! map_seed {
+    ($seed:ty, $value:ty) => {
+        impl<'de> DeserializeSeed<'de> for $seed {
+            type Value = $value;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.deserialize_map(self)
+            }
+        }
+    };
+}
+
 // ---- the file --------------------------------------------------------------------------------
 
 struct FileSeed;
 
-impl<'de> DeserializeSeed<'de> for FileSeed {
-    type Value = Workload;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Workload, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(FileSeed, Workload);
 
 impl<'de> Visitor<'de> for FileSeed {
     type Value = Workload;
@@ -549,12 +554,7 @@ impl<'de> Visitor<'de> for FileSeed {
 
 struct GlobalSeed<'a>(&'a mut Workload);
 
-impl<'de> DeserializeSeed<'de> for GlobalSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(GlobalSeed<'_>, ());
 
 impl<'de> Visitor<'de> for GlobalSeed<'_> {
     type Value = ();
@@ -594,12 +594,7 @@ impl<'de> Visitor<'de> for GlobalSeed<'_> {
 
 struct TasksSeed;
 
-impl<'de> DeserializeSeed<'de> for TasksSeed {
-    type Value = Vec<TaskSpec>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<TaskSpec>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(TasksSeed, Vec<TaskSpec>);
 
 impl<'de> Visitor<'de> for TasksSeed {
     type Value = Vec<TaskSpec>;
@@ -626,12 +621,7 @@ struct TaskSeed {
     path: String,
 }
 
-impl<'de> DeserializeSeed<'de> for TaskSeed {
-    type Value = TaskSpec;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<TaskSpec, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(TaskSeed, TaskSpec);
 
 impl<'de> Visitor<'de> for TaskSeed {
     type Value = TaskSpec;
@@ -641,7 +631,6 @@ impl<'de> Visitor<'de> for TaskSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TaskSpec, A::Error> {
         let mut t = TaskSpec {
             name: self.name,
-            line: 0,
             instance: 1,
             delay_us: 0,
             loops: None,
@@ -728,12 +717,7 @@ impl<'de> Visitor<'de> for TaskSeed {
 
 struct PhasesSeed(String);
 
-impl<'de> DeserializeSeed<'de> for PhasesSeed {
-    type Value = Vec<Phase>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Phase>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(PhasesSeed, Vec<Phase>);
 
 impl<'de> Visitor<'de> for PhasesSeed {
     type Value = Vec<Phase>;
@@ -760,12 +744,7 @@ struct PhaseSeed {
     path: String,
 }
 
-impl<'de> DeserializeSeed<'de> for PhaseSeed {
-    type Value = Phase;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Phase, D::Error> {
-        d.deserialize_map(self)
-    }
-}
+map_seed!(PhaseSeed, Phase);
 
 impl<'de> Visitor<'de> for PhaseSeed {
     type Value = Phase;
