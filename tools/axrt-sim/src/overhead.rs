@@ -27,8 +27,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Overhead;
 
 /// The parameters fitted in the x86_64 test VM (QEMU TCG, 2 vCPUs, kernel 7.2) by
-/// tests/vm/sim_crosscheck.sh: see README.md ("axrt-sim") for the runs they come from. Under
-/// emulation these are far above what the same code costs on hardware.
+/// tests/vm/sim_crosscheck.sh, run 2 of README.md's "axrt-sim" section (the runs gave 68–297 us
+/// per decision and 10–66 us per switch with the host's load). Under emulation these are far
+/// above what the same code costs on hardware.
 pub const FITTED: Overhead = Overhead {
     decision: 90_000,
     switch: 18_000,
