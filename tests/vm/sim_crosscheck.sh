@@ -67,10 +67,10 @@ rt-app /tmp/xc.json >"$OUT/rt-app.log" 2>&1 &
 rtapp=$!
 axrt-sim place --workload /tmp/xc.json --pid $rtapp --timeout-ms 120000 >"$OUT/placed.json" 2>"$OUT/place.err"
 placed=$?
-cp /proc/stat "$OUT/stat-before"
+axrt-sim cpu-snapshot >"$OUT/cpu-before.json"
 wait $rtapp
 status=$?
-cp /proc/stat "$OUT/stat-after"
+axrt-sim cpu-snapshot >"$OUT/cpu-after.json"
 axrt-sim bpf-stats >"$OUT/bpf-after.json" 2>"$OUT/bpf-after.err"
 scx_stop INT
 cp $SCX_LOG "$OUT/scx_axrt.log"
@@ -81,7 +81,7 @@ check_eq "rt-app runs the workload to its end (exit status)" 0 $status
 axrt-sim crosscheck --workload /tmp/xc.json --config /tmp/xc.toml --cpus "$(nproc)" \
 	--real-logs /tmp/xc-logs --placed "$OUT/placed.json" --probe-vm rt \
 	--bpf-before "$OUT/bpf-before.json" --bpf-after "$OUT/bpf-after.json" \
-	--stat-before "$OUT/stat-before" --stat-after "$OUT/stat-after" --out "$OUT" \
+	--cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" --out "$OUT" \
 	>"$OUT/crosscheck.txt" 2>&1
 cstatus=$?
 sed 's/^/sim_crosscheck: /' "$OUT/crosscheck.txt"

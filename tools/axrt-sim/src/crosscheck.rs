@@ -20,7 +20,7 @@
 //   with real vCPUs"); the real share must fall within the three results +- 3 points of a CPU
 //   (budget enforcement lags about 1 ms per 100 ms period per CPU under emulation), and a VM of
 //   worse priority than the host's may also lose what the host's own threads took (measured:
-//   the machine's busy time in /proc/stat less the VMs');
+//   every other thread's CPU time from the scheduler's own clock, /proc/*/task/*/schedstat);
 // * stalls: the share of the probe's rows that came late although nothing could delay them;
 //   another VM's real miss ratio must fall within the simulated range widened by that share
 //   and 5 points (a single stall costs a few rows).
@@ -83,14 +83,13 @@ pub struct Args {
     /// The VM whose threads the scheduler never delays, used to measure the emulation's noise.
     #[arg(long)]
     pub probe_vm: String,
-    /// Copies of /proc/stat taken after `place` and after rt-app ended: the CPU the host's own
-    /// threads took meanwhile (the simulation has none) is the busy time between them less the
-    /// VMs'.
-    #[arg(long, requires = "stat_after")]
-    pub stat_before: Option<PathBuf>,
+    /// `cpu-snapshot`s taken after `place` and after rt-app ended: the CPU the host's own
+    /// threads (those in both) took meanwhile; the simulation has none.
+    #[arg(long, requires = "cpu_after")]
+    pub cpu_before: Option<PathBuf>,
     /// See --root-before.
     #[arg(long)]
-    pub stat_after: Option<PathBuf>,
+    pub cpu_after: Option<PathBuf>,
     /// Where to write the table and the simulated logs.
     #[arg(long)]
     pub out: PathBuf,
@@ -124,30 +123,18 @@ fn usage_usec(dir: &Path) -> Result<u64> {
     stat_usage(&dir.join("cpu.stat"))
 }
 
-/// Busy time (every field of the `cpu` line but idle and iowait) of a /proc/stat copy, us.
-fn proc_stat_busy_us(path: &Path) -> Result<u64> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("cpu "))
-        .with_context(|| format!("{}: no cpu line", path.display()))?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().unwrap_or(0))
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    let busy: u64 = ticks
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(i, _)| *i != 3 && *i != 4)
-        .map(|(_, v)| v)
-        .sum();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Ok(busy * 1_000_000 / hz)
+/// CPU time of the threads present in both `cpu-snapshot`s (the workload's threads exist only
+/// in the first), ns.
+fn host_cpu_ns(before: &Path, after: &Path) -> Result<u64> {
+    let read = |p: &Path| -> Result<std::collections::BTreeMap<u32, u64>> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: a cpu-snapshot", p.display()))
+    };
+    let (b, a) = (read(before)?, read(after)?);
+    Ok(a.iter()
+        .filter_map(|(tid, ns)| b.get(tid).map(|old| ns.saturating_sub(*old)))
+        .sum())
 }
 
 /// `usage_usec` of a cpu.stat file.
@@ -217,7 +204,6 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         }
     }
     let mut seen = Vec::new();
-    let mut vm_usage = 0u64;
     for t in &w.tasks {
         if let Some(g) = &t.taskgroup {
             let g = g.trim_matches('/');
@@ -226,18 +212,14 @@ pub fn run(a: &Args) -> Result<ExitCode> {
             }
             seen.push(g.to_string());
             let used = usage_usec(&a.cgroup_root.join(g))?;
-            vm_usage += used;
             real[slot(cfg.vm_of_cgroup(g))].share += 100.0 * used as f64 / (secs as f64 * 1e6);
         }
     }
 
     // The host's threads (scx_axrt's brain, the shell, kernel threads) are not simulated; they
     // take their CPU from the VMs of worse priority than the host's.
-    let host_share = match (&a.stat_before, &a.stat_after) {
-        (Some(b), Some(af)) => {
-            let used = proc_stat_busy_us(af)?.saturating_sub(proc_stat_busy_us(b)?);
-            100.0 * used.saturating_sub(vm_usage) as f64 / (secs as f64 * 1e6)
-        }
+    let host_share = match (&a.cpu_before, &a.cpu_after) {
+        (Some(b), Some(af)) => 100.0 * host_cpu_ns(b, af)? as f64 / (secs as f64 * 1e9),
         _ => 0.0,
     };
     println!("the host's own threads took {host_share:.1} % of a CPU");

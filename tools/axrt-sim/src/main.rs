@@ -61,6 +61,9 @@ enum Cmd {
     /// Moves the threads of rt-app process PID into their tasks' taskgroup cgroups (threaded
     /// cgroups below a common parent) and prints when it was done.
     Place(place::Args),
+    /// Prints every thread's CPU time so far (/proc/*/task/*/schedstat, ns) as JSON: two
+    /// snapshots around a run give the host threads' CPU to `crosscheck`.
+    CpuSnapshot,
 }
 
 /// The overhead model's parameters.
@@ -152,6 +155,10 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Place(a) => place::run(&a).map(|_| ExitCode::SUCCESS),
+        Cmd::CpuSnapshot => {
+            println!("{}", serde_json::to_string(&place::cpu_snapshot()?)?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -53,6 +53,37 @@ fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).with_context(|| format!("writing \"{value}\" to {}", path.display()))
 }
 
+/// Every thread's CPU time so far, ns, by tid: the first field of /proc/PID/task/TID/schedstat
+/// (the scheduler's own clock, exact even where tick-based counters lose time). Threads that end
+/// while it reads are skipped.
+pub fn cpu_snapshot() -> Result<BTreeMap<u32, u64>> {
+    let mut out = BTreeMap::new();
+    for p in fs::read_dir("/proc").context("reading /proc")? {
+        let p = p?.path();
+        if p.file_name()
+            .and_then(|n| n.to_str())
+            .is_none_or(|n| n.parse::<u32>().is_err())
+        {
+            continue;
+        }
+        let Ok(tasks) = fs::read_dir(p.join("task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let ns = fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()));
+            if let Some(ns) = ns {
+                out.insert(tid, ns);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The parent of every taskgroup, and the taskgroup (relative path) of each task name.
 fn groups(w: &Workload) -> Result<(String, BTreeMap<String, String>)> {
     let mut parent: Option<String> = None;
