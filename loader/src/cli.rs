@@ -13,15 +13,15 @@ use clap::{Parser, ValueEnum};
 use crate::bpf_intf;
 use crate::config::Config;
 
-/// Default time slice in microseconds: the BPF tier's own default (intf.h).
+/// Default time slice in microseconds (the policy crate's; intf.h has the same).
 pub const DEFAULT_SLICE_US: u64 = axrt_policy::params::DEFAULT_SLICE / 1000;
 /// Shortest accepted slice in microseconds; shorter ones spend more time switching than running.
 pub const MIN_SLICE_US: u64 = axrt_policy::params::MIN_SLICE / 1000;
 /// Longest accepted slice in microseconds (1 s); the watchdog would notice longer waits anyway.
 pub const MAX_SLICE_US: u64 = axrt_policy::params::MAX_SLICE / 1000;
-/// Default starvation reserve in milliseconds (intf.h).
+/// Default starvation reserve in milliseconds (the policy crate's).
 pub const DEFAULT_RESERVE_MS: u64 = axrt_policy::params::DEFAULT_RESERVE / 1_000_000;
-/// Default priority of the host group (intf.h).
+/// Default priority of the host group (the policy crate's).
 pub const DEFAULT_HOST_PRIORITY: u8 = axrt_policy::params::DEFAULT_HOST_PRIORITY;
 /// The kernel's cap on the sched_ext watchdog timeout, in milliseconds.
 pub const WATCHDOG_MAX_MS: u64 = 30_000;

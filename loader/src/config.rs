@@ -20,6 +20,8 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
+use glob::MatchOptions;
+
 use crate::cli::{
     MAX_RESERVE_MS, MAX_SLICE_US, MIN_SLICE_US, WATCHDOG_MAX_MS, WATCHDOG_PER_RESERVE,
 };
@@ -553,6 +555,46 @@ impl Builder<'_> {
             )));
         }
         Ok(CommMatch::Exact(s.clone()))
+    }
+}
+
+/// `*` and `?` stop at `/`, as in a shell.
+const GLOB_OPTIONS: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// Which VM, if any, a cgroup path (relative to the root) belongs to: the first in file order
+/// whose glob matches it.
+pub fn match_vm(vms: &[VmConfig], rel: &str) -> Option<usize> {
+    vms.iter()
+        .position(|vm| vm.pattern.matches_with(rel, GLOB_OPTIONS))
+}
+
+/// The first rule of VM `vm` whose comm pattern matches `comm`.
+pub fn match_task(rules: &[TaskRule], vm: usize, comm: &str) -> Option<usize> {
+    rules
+        .iter()
+        .position(|r| r.vm == vm && r.comm.matches(comm))
+}
+
+impl Config {
+    /// The VM that owns cgroup `path` (relative to the cgroup2 root, leading `/` allowed): a VM
+    /// owns the cgroup its glob matches and everything below it, so this is the VM of the
+    /// shallowest ancestor-or-self of `path` that matches one (discovery's walk from the root
+    /// down applies the same rule to the live tree).
+    pub fn vm_of_cgroup(&self, path: &str) -> Option<usize> {
+        let path = path.trim_matches('/');
+        let mut end = 0;
+        while end < path.len() {
+            end = path[end..].find('/').map_or(path.len(), |i| end + i);
+            if let Some(vm) = match_vm(&self.vms, &path[..end]) {
+                return Some(vm);
+            }
+            end += 1;
+        }
+        None
     }
 }
 

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use axrt_policy::{admission, GroupParams, SystemConfig};
-use glob::MatchOptions;
 
 use crate::cgroupfs::{cgroup_id, parse_cpu_max};
+pub use crate::config::{match_task, match_vm};
 use crate::config::{Config, TaskRule, VmConfig};
 use crate::maps::{GroupSpec, Maps, TaskSpec};
 
@@ -27,13 +27,6 @@ use crate::maps::{GroupSpec, Maps, TaskSpec};
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// Where thread names are read.
 pub const PROC_ROOT: &str = "/proc";
-
-/// `*` and `?` stop at `/`, as in a shell.
-const GLOB_OPTIONS: MatchOptions = MatchOptions {
-    case_sensitive: true,
-    require_literal_separator: true,
-    require_literal_leading_dot: false,
-};
 
 /// A cgroup registered as (part of) a VM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,20 +104,6 @@ impl Host {
             feed_cpu_max: false,
         }
     }
-}
-
-/// Which VM, if any, a cgroup path (relative to the root) belongs to: the first in file order
-/// whose glob matches it.
-pub fn match_vm(vms: &[VmConfig], rel: &str) -> Option<usize> {
-    vms.iter()
-        .position(|vm| vm.pattern.matches_with(rel, GLOB_OPTIONS))
-}
-
-/// The first rule of VM `vm` whose comm pattern matches `comm`.
-pub fn match_task(rules: &[TaskRule], vm: usize, comm: &str) -> Option<usize> {
-    rules
-        .iter()
-        .position(|r| r.vm == vm && r.comm.matches(comm))
 }
 
 /// Scans the host for `cfg`'s VMs and threads. `previous` is what is applied now: cgroups
