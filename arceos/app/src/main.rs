@@ -582,6 +582,37 @@ fn latencies() {
     measure("pi-lock-unlock-uncontended", (now() - t0) as f64 / N as f64 / US as f64, "us");
 }
 
+/// Name of the check running now (for the watchdog) and when it started.
+static RUNNING: SpinNoIrq<(&str, u64)> = SpinNoIrq::new(("start", 0));
+
+/// A priority-0 task that ends the run with a FAIL line if one check takes longer than 10 s
+/// (a hang must not look like a slow machine), printing what every CPU runs and has queued.
+fn watchdog() -> AxTaskRef {
+    spawn("watchdog", 0, None, || loop {
+        axtask::sleep(Duration::from_millis(500));
+        let (name, since) = *RUNNING.lock();
+        if name == "done" {
+            return;
+        }
+        if now() - since > 10_000 * MS {
+            let shared = axtask::rt::shared();
+            for c in 0..axhal::cpu_num() {
+                println!(
+                    "axrt-check: watchdog: cpu {c} runs level {} and has {} queued",
+                    shared.cpu(c).running(),
+                    shared.cpu(c).queued()
+                );
+            }
+            println!("axrt-check: FAIL {name}: still running after 10 s");
+            axhal::power::system_off();
+        }
+    })
+}
+
+fn start(name: &'static str) {
+    *RUNNING.lock() = (name, now());
+}
+
 #[unsafe(no_mangle)]
 fn main() {
     let cpus = axhal::cpu_num();
@@ -589,17 +620,32 @@ fn main() {
     // The checks' driver runs above everything it sets up.
     assert!(axtask::set_priority(0));
     let mut r = Report { passed: 0, failed: 0 };
+    start("priority-order");
+    let dog = watchdog();
     priority_order(&mut r, cpus);
+    start("no-lower-while-better");
     no_lower_while_better(&mut r, cpus);
+    start("gc-no-starvation");
     gc_no_starvation(&mut r);
+    start("timed-wakeup");
     timed_wakeup(&mut r, cpus);
+    start("round-robin");
     round_robin(&mut r, cpus);
+    start("budget");
     budget(&mut r, cpus);
+    start("pi-mutex");
     pi_mutex(&mut r, cpus);
+    start("recursive-lock");
     recursive_lock(&mut r);
+    start("semaphore-order");
     semaphore_order(&mut r);
+    start("condvar-order");
     condvar_order(&mut r);
+    start("deadlock-abba");
     deadlock_abba(&mut r);
+    start("latencies");
     latencies();
+    start("done");
+    dog.join();
     println!("axrt-check: done, {} passed, {} failed", r.passed, r.failed);
 }
