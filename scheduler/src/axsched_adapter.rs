@@ -128,7 +128,8 @@ impl<T> AxrtTask<T> {
     /// then [`reposition`](AxrtScheduler::reposition) it; a task in no scheduler needs nothing
     /// more (it is placed by its effective priority when it next becomes runnable).
     pub fn set_boost(&self, boost: Option<Prio>) {
-        self.boost.store(boost.unwrap_or(NO_BOOST), Ordering::Relaxed);
+        self.boost
+            .store(boost.unwrap_or(NO_BOOST), Ordering::Relaxed);
     }
 
     /// The group (index into [`Shared`]) the task belongs to.
@@ -277,7 +278,10 @@ impl<T, const S: usize> AxrtScheduler<T, S> {
             }
         }
         for &s in &self.parked {
-            if let Some(b) = self.slots[s as usize].as_ref().and_then(|t| self.task_budget(t)) {
+            if let Some(b) = self.slots[s as usize]
+                .as_ref()
+                .and_then(|t| self.task_budget(t))
+            {
                 earliest(b.period_end(now));
             }
         }
@@ -416,7 +420,9 @@ impl<T, const S: usize> AxrtScheduler<T, S> {
         let mut i = 0;
         while i < self.parked.len() {
             let s = self.parked[i];
-            let task = self.slots[s as usize].as_ref().expect("a parked slot holds its task");
+            let task = self.slots[s as usize]
+                .as_ref()
+                .expect("a parked slot holds its task");
             if self.task_budget(task).is_some_and(|b| b.is_throttled(now)) {
                 i += 1;
                 continue;
@@ -505,8 +511,7 @@ impl<T, const S: usize> BaseScheduler for AxrtScheduler<T, S> {
         match self.current_slot(&prev) {
             Some(s) => {
                 let now = self.now();
-                self.policy
-                    .put_prev(now, TaskId(s), self.ran(now), preempt);
+                self.policy.put_prev(now, TaskId(s), self.ran(now), preempt);
                 self.slots[s as usize] = Some(prev);
                 self.end_current(now);
                 self.publish_queued();

@@ -68,13 +68,21 @@ pub enum VmSchedError {
 impl fmt::Display for VmSchedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VmSchedError::OutsideBand { vm, priority, vcpu: true } => write!(
+            VmSchedError::OutsideBand {
+                vm,
+                priority,
+                vcpu: true,
+            } => write!(
                 f,
                 "vm \"{vm}\": `priority` {priority} is outside AxVisor's vCPU priorities {}..={}",
                 VCPU_PRIO_BASE,
                 VCPU_PRIO_BASE + MAX_VM_PRIORITY
             ),
-            VmSchedError::OutsideBand { vm, priority, vcpu: false } => write!(
+            VmSchedError::OutsideBand {
+                vm,
+                priority,
+                vcpu: false,
+            } => write!(
                 f,
                 "vm \"{vm}\": `priority` {priority} is not a VM priority 0..={MAX_VM_PRIORITY}"
             ),
@@ -219,7 +227,14 @@ mod tests {
         assert_eq!(VmSched::new("a", 0).vcpu_priority(), 192);
         assert_eq!(VmSched::new("b", 31).vcpu_priority(), 223);
         let e = VmSched::new("c", 32).validate(2).unwrap_err();
-        assert!(matches!(e, VmSchedError::OutsideBand { priority: 32, vcpu: false, .. }));
+        assert!(matches!(
+            e,
+            VmSchedError::OutsideBand {
+                priority: 32,
+                vcpu: false,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -246,21 +261,37 @@ mod tests {
         for p in [10, 191, 224] {
             let e = VmSched::from_group(&GroupParams::new("rt", p)).unwrap_err();
             let msg = alloc::string::ToString::to_string(&e);
-            assert!(msg.contains("vm \"rt\"") && msg.contains("192..=223"), "{msg}");
+            assert!(
+                msg.contains("vm \"rt\"") && msg.contains("192..=223"),
+                "{msg}"
+            );
         }
     }
 
     #[test]
     fn bad_tables_are_refused() {
         let mut vm = VmSched::new("x", 0);
-        assert_eq!(vm.set("quota", 1), Err(VmSchedError::UnknownKey("quota".into())));
-        assert!(matches!(vm.set("priority", 300), Err(VmSchedError::OutsideBand { .. })));
-        assert_eq!(vm.set("period_us", u64::MAX), Err(VmSchedError::TooLarge("period_us".into())));
+        assert_eq!(
+            vm.set("quota", 1),
+            Err(VmSchedError::UnknownKey("quota".into()))
+        );
+        assert!(matches!(
+            vm.set("priority", 300),
+            Err(VmSchedError::OutsideBand { .. })
+        ));
+        assert_eq!(
+            vm.set("period_us", u64::MAX),
+            Err(VmSchedError::TooLarge("period_us".into()))
+        );
         vm.set("quota_us", 1000).unwrap();
         let e = vm.validate(1).unwrap_err();
         assert!(matches!(
             e,
-            VmSchedError::Param(ParamError { field: Field::Quota, problem: Problem::Requires(Field::Period), .. })
+            VmSchedError::Param(ParamError {
+                field: Field::Quota,
+                problem: Problem::Requires(Field::Period),
+                ..
+            })
         ));
         assert_eq!(vcpu_task_name(1, 0), "VM[1]-VCpu[0]");
     }

@@ -135,8 +135,7 @@ impl Budget {
             return;
         }
         let start = self.roll(now);
-        self.used
-            .fetch_add(ran.min(now - start), Ordering::AcqRel);
+        self.used.fetch_add(ran.min(now - start), Ordering::AcqRel);
     }
 
     /// Budget left in the period containing `now`; `None` for an unbudgeted group.
@@ -309,15 +308,33 @@ mod tests {
         s.cpu(1).set_running(IDLE);
         s.cpu(2).set_running(200);
         let p = s.place(50, 3, |_| true, 0);
-        assert_eq!(p, Placement { cpu: 1, preempt: true });
+        assert_eq!(
+            p,
+            Placement {
+                cpu: 1,
+                preempt: true
+            }
+        );
         assert_eq!(s.cpu(1).running(), 50, "claimed");
         // The next waker sees CPU 1 taken and goes to the worst one left.
-        assert_eq!(s.place(50, 3, |_| true, 0), Placement { cpu: 2, preempt: true });
+        assert_eq!(
+            s.place(50, 3, |_| true, 0),
+            Placement {
+                cpu: 2,
+                preempt: true
+            }
+        );
         // Nothing runs worse than 10 any more: queue (on the worst CPU), no preemption.
         let p = s.place(60, 3, |_| true, 0);
         assert!(!p.preempt);
         // Affinity: only CPU 0 allowed.
-        assert_eq!(s.place(5, 3, |c| c == 0, 2), Placement { cpu: 0, preempt: true });
+        assert_eq!(
+            s.place(5, 3, |c| c == 0, 2),
+            Placement {
+                cpu: 0,
+                preempt: true
+            }
+        );
     }
 
     #[test]
@@ -326,7 +343,13 @@ mod tests {
         assert_eq!(s.place(100, 4, |_| true, 2).cpu, 2);
         s.cpu(0).set_running(128);
         s.cpu(1).set_running(128);
-        assert_eq!(s.place(128, 2, |_| true, 1), Placement { cpu: 1, preempt: false });
+        assert_eq!(
+            s.place(128, 2, |_| true, 1),
+            Placement {
+                cpu: 1,
+                preempt: false
+            }
+        );
     }
 
     #[test]
