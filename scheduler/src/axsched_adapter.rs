@@ -685,6 +685,103 @@ mod tests {
         send::<AxrtScheduler<usize, 5>>();
     }
 
+    use core::sync::atomic::AtomicU64;
+
+    /// A clock the tests move by hand (one per test: tests run in parallel).
+    macro_rules! clock {
+        ($name:ident) => {{
+            static NOW: AtomicU64 = AtomicU64::new(0);
+            fn $name() -> Time {
+                NOW.load(Ordering::Relaxed)
+            }
+            (&NOW, $name as fn() -> Time)
+        }};
+    }
+
+    #[test]
+    fn a_group_out_of_budget_is_parked_until_its_next_period() {
+        static SHARED: Shared = Shared::new();
+        let (now, clock) = clock!(c);
+        const MS: Time = 1_000_000;
+        assert!(SHARED.set_budget(3, 3 * MS, 10 * MS));
+        let mut s = AxrtScheduler::<usize, 5>::new();
+        s.attach(&SHARED, 0, clock);
+        let vm = Arc::new(AxrtTask::with_priority(0, 20));
+        assert!(vm.set_group(Some(3)));
+        let host = Arc::new(AxrtTask::with_priority(1, 100));
+        s.add_task(vm.clone());
+        s.add_task(host.clone());
+        assert!(!vm.set_group(None), "not while queued");
+        let cur = s.pick_next_task().unwrap();
+        assert!(Arc::ptr_eq(&cur, &vm));
+        assert_eq!(SHARED.cpu(0).running(), 20);
+        // The timer is asked for the moment the budget runs out.
+        assert_eq!(s.next_event(), Some(3 * MS));
+        now.store(3 * MS, Ordering::Relaxed);
+        assert!(s.task_tick(&cur), "budget used up: preempt");
+        s.put_prev_task(cur, true);
+        // The VM's task is parked; the host task runs; the timer is asked for the period end.
+        assert!(Arc::ptr_eq(&s.pick_next_task().unwrap(), &host));
+        assert_eq!(SHARED.group(3).throttles(), 1);
+        assert_eq!(s.next_event(), Some(10 * MS));
+        now.store(10 * MS, Ordering::Relaxed);
+        assert!(
+            s.task_tick(&host),
+            "replenished: the better VM task preempts"
+        );
+        s.put_prev_task(host, true);
+        assert!(Arc::ptr_eq(&s.pick_next_task().unwrap(), &vm));
+        // It blocks after 3 ms: the new period's budget is charged and used up again.
+        now.store(13 * MS, Ordering::Relaxed);
+        s.pick_next_task();
+        assert!(SHARED.group(3).is_throttled(13 * MS));
+    }
+
+    #[test]
+    fn steal_takes_the_best_queued_task_only_if_better_and_allowed() {
+        static SHARED: Shared = Shared::new();
+        let (_, clock) = clock!(c);
+        let mut s = AxrtScheduler::<usize, 5>::new();
+        s.attach(&SHARED, 1, clock);
+        let pinned = Arc::new(AxrtTask::with_priority(7, 10));
+        let free = Arc::new(AxrtTask::with_priority(8, 30));
+        s.add_task(pinned.clone());
+        s.add_task(free.clone());
+        assert_eq!(SHARED.cpu(1).queued(), 10);
+        assert!(
+            s.steal(5, |_| true).is_none(),
+            "not better than the thief's own"
+        );
+        assert!(
+            s.steal(IDLE, |t| *t.inner() != 7).is_none(),
+            "best not allowed there"
+        );
+        assert!(Arc::ptr_eq(&s.steal(IDLE, |_| true).unwrap(), &pinned));
+        assert_eq!(SHARED.cpu(1).queued(), 30);
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn a_boost_moves_a_queued_task_and_its_end_moves_it_back() {
+        let mut s = AxrtScheduler::<usize, 5>::new();
+        let low = Arc::new(AxrtTask::with_priority(0, 200));
+        let mid = Arc::new(AxrtTask::with_priority(1, 100));
+        s.add_task(low.clone());
+        s.add_task(mid.clone());
+        low.set_boost(Some(10));
+        assert!(s.reposition(&low));
+        assert_eq!(low.effective(), 10);
+        let cur = s.pick_next_task().unwrap();
+        assert!(Arc::ptr_eq(&cur, &low), "boosted above mid");
+        low.set_boost(None);
+        assert!(s.reposition(&cur));
+        assert!(s.task_tick(&cur), "boost ended: mid is better now");
+        assert_eq!(low.boost(), None);
+        // A boost never lowers a priority.
+        mid.set_boost(Some(150));
+        assert_eq!(mid.effective(), 100);
+    }
+
     #[test]
     fn yield_with_many_tasks() {
         const N: usize = 100_000;
