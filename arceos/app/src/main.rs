@@ -65,7 +65,13 @@ struct Burn {
 
 impl Burn {
     fn new() -> Self {
-        let mut b = Burn { me: axtask::current().id().as_u64(), cpu: usize::MAX, last: now(), ran: 0, off: 0 };
+        let mut b = Burn {
+            me: axtask::current().id().as_u64(),
+            cpu: usize::MAX,
+            last: now(),
+            ran: 0,
+            off: 0,
+        };
         b.step();
         b
     }
@@ -110,7 +116,12 @@ fn burn_cpu(cpu: u64) {
     }
 }
 
-fn spawn(name: &str, prio: Prio, group: Option<usize>, f: impl FnOnce() + Send + 'static) -> AxTaskRef {
+fn spawn(
+    name: &str,
+    prio: Prio,
+    group: Option<usize>,
+    f: impl FnOnce() + Send + 'static,
+) -> AxTaskRef {
     axtask::rt::spawn_rt(f, String::from(name), prio, group)
 }
 
@@ -155,7 +166,10 @@ impl Report {
         } else {
             self.failed += 1;
         }
-        println!("axrt-check: {} {name}: {detail}", if ok { "ok" } else { "FAIL" });
+        println!(
+            "axrt-check: {} {name}: {detail}",
+            if ok { "ok" } else { "FAIL" }
+        );
     }
 }
 
@@ -204,7 +218,11 @@ fn priority_order(r: &mut Report, cpus: usize) {
 /// Waits until `n` CPUs run something (the holders have started).
 fn wait_for_running(n: usize) {
     let shared = axtask::rt::shared();
-    let busy = || (0..axhal::cpu_num()).filter(|&c| shared.cpu(c).running() != axtask::rt::IDLE).count();
+    let busy = || {
+        (0..axhal::cpu_num())
+            .filter(|&c| shared.cpu(c).running() != axtask::rt::IDLE)
+            .count()
+    };
     while busy() < n {
         axtask::yield_now();
     }
@@ -225,9 +243,14 @@ fn no_lower_while_better(r: &mut Report, cpus: usize) {
         })
         .collect();
     let ls = low_start.clone();
-    tasks.push(spawn("lower", 50, None, move || ls.store(now(), Ordering::Release)));
+    tasks.push(spawn("lower", 50, None, move || {
+        ls.store(now(), Ordering::Release)
+    }));
     join_all(tasks);
-    let (end, start) = (first_end.load(Ordering::Acquire), low_start.load(Ordering::Acquire));
+    let (end, start) = (
+        first_end.load(Ordering::Acquire),
+        low_start.load(Ordering::Acquire),
+    );
     r.check(
         "no-lower-while-better",
         start >= end,
@@ -274,7 +297,8 @@ fn timed_wakeup(r: &mut Report, cpus: usize) {
     let l = lat.clone();
     let sleeper = spawn("sleeper", 5, None, move || {
         for i in 0..25u64 {
-            let deadline = axhal::time::wall_time() + Duration::from_nanos(3_300 * US + i * 170 * US);
+            let deadline =
+                axhal::time::wall_time() + Duration::from_nanos(3_300 * US + i * 170 * US);
             axtask::sleep_until(deadline);
             let late = axhal::time::wall_time().saturating_sub(deadline);
             l.lock().push(late.as_nanos() as u64);
@@ -401,7 +425,10 @@ fn pi_mutex(r: &mut Report, cpus: usize) {
         let mut burn = Burn::new();
         while burn.ran < hold {
             burn.step();
-            b.fetch_min(usize::from(axtask::current().effective()), Ordering::Relaxed);
+            b.fetch_min(
+                usize::from(axtask::current().effective()),
+                Ordering::Relaxed,
+            );
         }
         rel.store(now(), Ordering::Release);
         PI.unlock();
@@ -425,7 +452,9 @@ fn pi_mutex(r: &mut Report, cpus: usize) {
     stop.store(true, Ordering::Release);
     join_all(hogs);
     let waited = wait.load(Ordering::Acquire);
-    let handoff = acquired.load(Ordering::Acquire).saturating_sub(released.load(Ordering::Acquire));
+    let handoff = acquired
+        .load(Ordering::Acquire)
+        .saturating_sub(released.load(Ordering::Acquire));
     let boosted = best_seen.load(Ordering::Relaxed);
     measure("pi-wait", ms(waited), "ms");
     measure("pi-handoff", handoff as f64 / US as f64, "us");
@@ -579,12 +608,17 @@ fn deadlock_abba(r: &mut Report) {
     t2.join();
     t1.join();
     let (err, took) = result.lock().take().unwrap_or((None, 0));
-    let cycle: Vec<u32> = err.map(|d| d.cycle.tasks.iter().map(|t| t.0).collect()).unwrap_or_default();
+    let cycle: Vec<u32> = err
+        .map(|d| d.cycle.tasks.iter().map(|t| t.0).collect())
+        .unwrap_or_default();
     measure("deadlock-detection", took as f64 / US as f64, "us");
     r.check(
         "deadlock-abba",
         cycle == [id2, id1] && took < MS,
-        format_args!("cycle reported {cycle:?} (dl-b {id2}, dl-a {id1}), the failing lock took {:.1} us", took as f64 / US as f64),
+        format_args!(
+            "cycle reported {cycle:?} (dl-b {id2}, dl-a {id1}), the failing lock took {:.1} us",
+            took as f64 / US as f64
+        ),
     );
 }
 
@@ -607,14 +641,22 @@ fn latencies() {
         })
         .collect();
     join_all(tasks);
-    measure("context-switch", spent.load(Ordering::Acquire) as f64 / (2 * N) as f64 / US as f64, "us");
+    measure(
+        "context-switch",
+        spent.load(Ordering::Acquire) as f64 / (2 * N) as f64 / US as f64,
+        "us",
+    );
     static LAT: PiMutex = PiMutex::new();
     let t0 = now();
     for _ in 0..N {
         LAT.lock().unwrap();
         LAT.unlock();
     }
-    measure("pi-lock-unlock-uncontended", (now() - t0) as f64 / N as f64 / US as f64, "us");
+    measure(
+        "pi-lock-unlock-uncontended",
+        (now() - t0) as f64 / N as f64 / US as f64,
+        "us",
+    );
 }
 
 /// Name of the check running now (for the watchdog) and when it started.
@@ -654,7 +696,10 @@ fn main() {
     println!("axrt-check: cpus {cpus}");
     // The checks' driver runs above everything it sets up.
     assert!(axtask::set_priority(0));
-    let mut r = Report { passed: 0, failed: 0 };
+    let mut r = Report {
+        passed: 0,
+        failed: 0,
+    };
     start("priority-order");
     let dog = watchdog();
     priority_order(&mut r, cpus);

@@ -127,7 +127,9 @@ impl Registry {
     }
 
     fn graph_ref(&self) -> &WaitGraph {
-        self.graph_cell.as_ref().expect("the graph exists once a mutex is used")
+        self.graph_cell
+            .as_ref()
+            .expect("the graph exists once a mutex is used")
     }
 
     fn note(&mut self, task: &AxTaskRef) -> TaskId {
@@ -165,11 +167,15 @@ impl Registry {
     /// Recomputes the boosts along the owner chain from mutex `r` (depth-bounded).
     fn propagate(&self, mut r: ResourceId) {
         for _ in 0..CHAIN_DEPTH {
-            let Some(o) = self.graph_ref().owner(r) else { return };
+            let Some(o) = self.graph_ref().owner(r) else {
+                return;
+            };
             if !self.recompute(o) {
                 return;
             }
-            let Some(next) = self.graph_ref().waiting_on(o) else { return };
+            let Some(next) = self.graph_ref().waiting_on(o) else {
+                return;
+            };
             // The owner waits itself: its new priority reorders that wait queue too.
             let m = unsafe { &*(self.mutexes[next.index()] as *const PiMutex) };
             m.state.lock().waiters.refresh();
