@@ -448,9 +448,10 @@ fn pi_mutex(r: &mut Report, cpus: usize) {
         PI.unlock();
     });
     high.join();
-    low.join();
+    // Without its boost the holder is below the hogs: stop them before waiting for it.
     stop.store(true, Ordering::Release);
     join_all(hogs);
+    low.join();
     let waited = wait.load(Ordering::Acquire);
     let handoff = acquired
         .load(Ordering::Acquire)
