@@ -499,28 +499,44 @@ fn recursive_lock(r: &mut Report) {
 
 static SEM: Semaphore = Semaphore::new(0);
 
-/// Waiters of a semaphore get its permits best priority first.
-fn semaphore_order(r: &mut Report) {
+/// Tasks of priorities `prios` each block in `wait` (spawned in that order, and all blocked
+/// before anything is released); then `release` is called once per task, each time waiting
+/// until one more task got through. Returns the priorities in the order they got through.
+fn served_order(name: &str, prios: [Prio; 3], wait: fn(), mut release: impl FnMut()) -> Vec<Prio> {
     let order = Arc::new(SpinNoIrq::new(Vec::new()));
-    let tasks: Vec<_> = [30u8, 10, 20]
+    let tasks: Vec<_> = prios
         .into_iter()
         .map(|p| {
             let o = order.clone();
-            spawn("sem", p, None, move || {
-                SEM.wait();
+            spawn(name, p, None, move || {
+                wait();
                 o.lock().push(p);
             })
         })
         .collect();
-    axtask::sleep(Duration::from_millis(20)); // all three block on SEM meanwhile
-    let mut post_ns = Vec::new();
-    for k in 1..=3 {
-        let t0 = now();
-        SEM.post();
-        post_ns.push(now() - t0);
+    axtask::sleep(Duration::from_millis(20)); // all of them block meanwhile
+    for k in 1..=prios.len() {
+        release();
         wait_for(|| order.lock().len() == k);
     }
     join_all(tasks);
+    let got = order.lock().clone();
+    got
+}
+
+/// Waiters of a semaphore get its permits best priority first.
+fn semaphore_order(r: &mut Report) {
+    let mut post_ns = Vec::new();
+    let got = served_order(
+        "sem",
+        [30, 10, 20],
+        || SEM.wait(),
+        || {
+            let t0 = now();
+            SEM.post();
+            post_ns.push(now() - t0);
+        },
+    );
     // Uncontended posts (no waiter), averaged.
     let t0 = now();
     for _ in 0..1000 {
@@ -533,7 +549,6 @@ fn semaphore_order(r: &mut Report) {
     let waking = post_ns.iter().max().copied().unwrap_or(0);
     measure("sem-post-uncontended", uncontended as f64 / US as f64, "us");
     measure("sem-post-waking-max", waking as f64 / US as f64, "us");
-    let got = order.lock().clone();
     r.check(
         "semaphore-order",
         got == [10, 20, 30],
@@ -546,28 +561,16 @@ static CV: Condvar = Condvar::new();
 
 /// Waiters of a condition variable are notified best priority first.
 fn condvar_order(r: &mut Report) {
-    let order = Arc::new(SpinNoIrq::new(Vec::new()));
-    let tasks: Vec<_> = [40u8, 20, 30]
-        .into_iter()
-        .map(|p| {
-            let o = order.clone();
-            spawn("cv", p, None, move || {
-                CV_LOCK.lock().unwrap();
-                CV.wait(&CV_LOCK).unwrap();
-                o.lock().push(p);
-                CV_LOCK.unlock();
-            })
-        })
-        .collect();
-    axtask::sleep(Duration::from_millis(20));
-    for k in 1..=3 {
+    let wait = || {
+        CV_LOCK.lock().unwrap();
+        CV.wait(&CV_LOCK).unwrap();
+        CV_LOCK.unlock();
+    };
+    let got = served_order("cv", [40, 20, 30], wait, || {
         CV_LOCK.lock().unwrap();
         CV.notify_one();
         CV_LOCK.unlock();
-        wait_for(|| order.lock().len() == k);
-    }
-    join_all(tasks);
-    let got = order.lock().clone();
+    });
     r.check(
         "condvar-order",
         got == [20, 30, 40],
