@@ -43,3 +43,6 @@ pub mod policy;
 // ArceOS integration: `axsched::BaseScheduler` implementations.
 #[cfg(feature = "axsched")]
 pub mod axsched_adapter;
+
+// AxVisor glue: a VM's scheduling entry (vCPU priority 192 + VM priority, budget, deadline).
+pub mod axvisor;

@@ -95,6 +95,11 @@ impl RtPolicy {
         self.queue.prio_of(task)
     }
 
+    /// The task `pick_next` would take and its level, without taking it.
+    pub fn peek_next(&self) -> Option<(TaskId, Prio)> {
+        self.queue.peek_first()
+    }
+
     /// Level and slice ([`NO_SLICE`] for none) `params` give under this discipline.
     fn placement(&self, params: &PolicyParams) -> (Prio, Time) {
         let slice = params.slice.unwrap_or(self.default_slice).min(NO_SLICE - 1);
