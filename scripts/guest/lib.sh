@@ -66,10 +66,8 @@ wait_state() {
 }
 
 # Test results: one line each, "PASS: what" or "FAIL: what: why", on the console and in
-# $AXRT_OUT/results.
-# interval_reports FILE: scx_axrt's --json interval reports in a log (not the run's totals).
-interval_reports() { grep '^{' "$1" | grep -v '"scope":"run"'; }
-
+# $AXRT_OUT/results. These record what the script itself sees (exit statuses, states, files);
+# checks of measured figures are axrt-check's (tools/axrt-check), which prints the same lines.
 pass() { echo "PASS: $1" | tee -a "$AXRT_OUT/results"; }
 fail() { echo "FAIL: $1: $2" | tee -a "$AXRT_OUT/results"; }
 # check_eq WHAT EXPECTED ACTUAL
@@ -107,9 +105,12 @@ cg_spawn() {
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG/$name" "$@" &
 }
 
-# cg_usage NAME: CPU time the cgroup has used, in microseconds (cpu.stat usage_usec).
-cg_usage() {
-	sed -n 's/^usage_usec //p' "$CG/$1/cpu.stat"
+# cg_snapshot FILE NAME...: the cgroups' CPU time and the time now (axrt-check cg-snapshot), in
+# FILE; two of them around a window give the shares, computed by axrt-check.
+cg_snapshot() {
+	local f=$1
+	shift
+	axrt-check cg-snapshot "$@" >"$f"
 }
 
 # cg_kill NAME: kills every process in the cgroup and waits until it is empty (at most 10 s;
@@ -127,40 +128,6 @@ cg_kill() {
 	done
 }
 
-# cg_shares SECONDS GROUP...: each group's CPU share (% of one CPU) over one common window of
-# SECONDS, space-separated in argument order. The sleep is the measurement window itself.
-cg_shares() {
-	local window=$1 groups before t0 t1 out g
-	shift
-	groups=$*
-	before=$(for g in $groups; do cg_usage "$g"; done | tr '\n' ' ')
-	t0=$(now_us)
-	sleep "$window"
-	t1=$(now_us)
-	set -- $before
-	out=
-	for g in $groups; do
-		out="$out${out:+ }$(share_pct $(($(cg_usage "$g") - $1)) $((t1 - t0)))"
-		shift
-	done
-	echo "$out"
-}
-
-# share_pct USEC_DELTA WALL_USEC: CPU share in percent of one CPU, one decimal.
-share_pct() {
-	echo "$1 $2" | awk '{ printf "%.1f", 100 * $1 / $2 }'
-}
-
-# now_us: monotonic time in microseconds.
-now_us() {
-	awk '{ printf "%d", $1 * 1000000 }' /proc/uptime
-}
-
-# within PCT TARGET TOL: true when |PCT - TARGET| <= TOL.
-within() {
-	echo "$1 $2 $3" | awk '{ d = $1 - $2; if (d < 0) d = -d; exit !(d <= $3) }'
-}
-
 # rtapp_periodic FILE SECONDS NAME: writes an rt-app configuration for one periodic thread doing
 # 300 us of work every 1 ms (a 30% vCPU-like load) for SECONDS; its log goes to /tmp/NAME-rt-0.log.
 rtapp_periodic() {
@@ -171,22 +138,7 @@ rtapp_periodic() {
 JSON
 }
 
-# rtapp_summary LOG: "p99_wakeup_latency_us periods late_periods" of an rt-app log (one line per
-# period: column 11 is the wakeup latency in us, column 8 the slack, negative when the job ended
-# after its period).
-rtapp_summary() {
-	awk '!/^#/ && NF >= 11 { print $11, ($8 < 0) }' "$1" | sort -n | awk '
-		{ lat[NR] = $1; late += $2 }
-		END { i = int(NR * 0.99); if (i < 1) i = 1; print lat[i] + 0, NR, late + 0 }'
-}
-
 # ---- axrt-vmload runs (tests/vm/vmload.sh, deadlines.sh, boosts.sh) ----
-
-# field FILE VM VCPU COL: column COL of the table row of VM/VCPU (4 jobs, 5 misses, 7 p50 us,
-# 8 p99 us, 9 max us, 10 CPU %, 11 work, 12 yields).
-field() {
-	awk -v vm="$2" -v cpu="$3" -v col="$4" '$1 == vm && $2 == cpu { print $col }' "$1"
-}
 
 # wait_vcpus VM N: waits (at most 120 s: calibration and VM creation are slow under emulation)
 # until VM's process in $ROOT/VM ($ROOT: the run's --cgroup-root) has N vCPU threads, then
