@@ -16,10 +16,12 @@
  * the lowest.
  *
  * Wakeup preemption within the level: a waking task preempts a CPU running a
- * task of the same level that started with a later virtual time than the
- * waker's (fair_victim()): with equal slices, the one whose slice would end
- * first in virtual time runs, as in the kernel's EEVDF. So a task that wakes
- * often does not wait behind CPU hogs for whole slices. The virtual time each
+ * task of the same level that started more than half a slice later in
+ * virtual time than the waker's (fair_preempts()). So a task that wakes
+ * often does not wait behind CPU hogs for whole slices, while tasks that
+ * trade wakeups back and forth (pipes, hackbench) do not preempt each other
+ * at every message: a sleeper's credit is one slice, so only a task that
+ * slept long, or ran little, preempts one that is running. The virtual time each
  * CPU's task started with is in cpu_vtime[], claimed by compare-and-swap like
  * cpu_prio[].
  */
@@ -70,6 +72,12 @@ __hidden void fair_stopping(struct task_struct *p, struct task_ctx *tc, u64 now)
 		tc->vtime += scaled(p, now - tc->run_start);
 }
 
+/* Whether a waker of virtual time @waker preempts a task that started running at @running. */
+static __always_inline bool fair_preempts(u64 running, u64 waker)
+{
+	return running > waker + slice_ns / 2;
+}
+
 /*
  * A CPU @p (fair level, virtual time @vtime) should preempt: the allowed CPU
  * running a fair-level task that started furthest ahead in virtual time, if
@@ -78,7 +86,7 @@ __hidden void fair_stopping(struct task_struct *p, struct task_ctx *tc, u64 now)
  */
 __hidden s32 fair_victim(struct task_struct *p, u64 vtime, u64 *seen)
 {
-	u64 worst = vtime, v;
+	u64 worst = 0, v;
 	s32 target = -1;
 	u32 cpu;
 
@@ -86,7 +94,7 @@ __hidden s32 fair_victim(struct task_struct *p, u64 vtime, u64 *seen)
 		if (cpu_prio[CPU_IDX(cpu)] != host_prio)
 			continue;
 		v = cpu_vtime[CPU_IDX(cpu)];
-		if (v > worst && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+		if (v > worst && fair_preempts(v, vtime) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
 			worst = v;
 			target = cpu;
 		}
@@ -95,8 +103,13 @@ __hidden s32 fair_victim(struct task_struct *p, u64 vtime, u64 *seen)
 	return target;
 }
 
-/* Claims @cpu for a waker of virtual time @vtime (see claim_cpu()); fails if another did first. */
+/*
+ * Claims @cpu, whose task started at virtual time @seen, for a waker of
+ * virtual time @vtime (see claim_cpu()); fails if the waker does not preempt
+ * it (fair_preempts()) or another waker claimed it first.
+ */
 __hidden bool fair_claim(s32 cpu, u64 seen, u64 vtime)
 {
-	return __sync_bool_compare_and_swap(&cpu_vtime[CPU_IDX(cpu)], seen, vtime);
+	return fair_preempts(seen, vtime) &&
+	       __sync_bool_compare_and_swap(&cpu_vtime[CPU_IDX(cpu)], seen, vtime);
 }

@@ -81,15 +81,14 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 
 /*
  * At the fair level, whether @tc (waking onto @cpu, which runs priority @cp)
- * takes @cpu over: it runs a task of the same level that started later in
- * virtual time (fair.bpf.c), and the claim on it succeeds.
+ * takes @cpu over: it runs a task of the same level that the waker preempts
+ * (fair.bpf.c), and the claim on it succeeds.
  */
 static __always_inline bool fair_takes(struct task_ctx *tc, s32 cpu, u32 cp)
 {
 	u64 seen = cpu_vtime[CPU_IDX(cpu)];
 
-	return is_fair(tc->prio) && cp == tc->prio && seen > tc->vtime &&
-	       fair_claim(cpu, seen, tc->vtime);
+	return is_fair(tc->prio) && cp == tc->prio && fair_claim(cpu, seen, tc->vtime);
 }
 
 void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)

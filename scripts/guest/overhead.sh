@@ -18,7 +18,7 @@ raw=$AXRT_OUT/overhead.raw
 
 # start_peer NAME: starts the scx scheduler ./NAME; waits until sched_ext says it is enabled.
 start_peer() {
-	./"$1" >/tmp/peer.log 2>&1 &
+	LD_LIBRARY_PATH=$PWD/lib ./"$1" >/tmp/peer.log 2>&1 &
 	PEER_PID=$!
 	wait_state enabled 60
 }
