@@ -15,6 +15,7 @@
  *   deadline.bpf.c  job deadlines and reservation windows
  *   boost.bpf.c     directed-yield boosts, requeues of re-prioritised tasks
  *   locks.bpf.c     PI-futex lock chains, inheritance, deadlock detection
+ *   fair.bpf.c      the host level in virtual time (fair order, wakeup preemption)
  *
  * Functions one unit offers another are __hidden: global for the linker,
  * static for the verifier (checked in their caller's context, so they may
@@ -95,6 +96,7 @@ struct task_ctx {
 	u64 job_exec0;		/* its sum_exec_runtime then */
 	u32 demand_slot;	/* slot + 1 of the group it counts as runnable in, 0 = none */
 	u32 pad;
+	u64 vtime;		/* virtual time at the host level (fair.bpf.c) */
 };
 
 /*
@@ -110,6 +112,8 @@ extern u64 cpu_since[MAX_CPUS];
 extern s32 nr_throttled;
 /* Bitmap of non-empty priority levels (bitmap mode). queue.bpf.c. */
 extern u64 prio_bits[AXRT_NR_PRIOS / 64];
+/* Per CPU: the virtual time of the host-level task it runs. fair.bpf.c. */
+extern u64 cpu_vtime[MAX_CPUS];
 /* vtime mode sequence counters (see SEQ_MID). queue.bpf.c. */
 extern u64 tail_seq;
 extern u64 head_seq;
@@ -328,6 +332,18 @@ static __always_inline void boost_event(u32 kind, u32 slot, s32 pid, s32 other, 
 	}
 }
 
+/* True for the level ordered by virtual time (fair.bpf.c): the host group's. */
+static __always_inline bool is_fair(u32 prio)
+{
+	return prio == host_prio;
+}
+
+/* The vtime-mode queue key of a task of level @prio: FIFO sequence @seq, or, at the fair level, its virtual time. */
+static __always_inline u64 vtime_key(u32 prio, u64 seq, struct task_ctx *tc)
+{
+	return ((u64)prio << PRIO_SHIFT) | ((is_fair(prio) ? tc->vtime : seq) & SEQ_MASK);
+}
+
 /* Marks priority level @prio non-empty (bitmap mode). */
 static __always_inline void set_level_bit(u32 prio)
 {
@@ -349,7 +365,7 @@ static __always_inline void run_on_last(struct task_struct *p, u64 slice, u64 en
 /* queue.bpf.c */
 __hidden void insert_prio(struct task_struct *p, struct task_ctx *tc, u64 slice, u64 enq_flags);
 __hidden void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force);
-__hidden s32 preempt_target(struct task_struct *p, u32 prio, s32 prefer);
+__hidden s32 preempt_target(struct task_struct *p, struct task_ctx *tc, s32 prefer);
 __hidden bool claim_cpu(s32 cpu, u32 seen, u32 prio);
 __hidden void count_preemption(u32 slot);
 __hidden u32 take_kick_level(s32 cpu);
@@ -385,6 +401,14 @@ __hidden void demand_runnable(struct task_struct *p, struct task_ctx *tc, u64 en
 __hidden void demand_quiescent(struct task_struct *p, struct task_ctx *tc, u64 deq_flags, u64 now);
 __hidden void close_window(struct group *g, u32 slot, u64 quota, s64 live, u64 now);
 
+/* fair.bpf.c */
+__hidden void fair_init_task(struct task_ctx *tc);
+__hidden void fair_wakeup(struct task_ctx *tc);
+__hidden void fair_running(struct task_ctx *tc, u32 cpu);
+__hidden void fair_stopping(struct task_struct *p, struct task_ctx *tc, u64 now);
+__hidden s32 fair_victim(struct task_struct *p, u64 vtime, u64 *seen);
+__hidden bool fair_claim(s32 cpu, u64 seen, u64 vtime);
+
 /* boost.bpf.c */
 __hidden void count_boost(u32 from_slot, s32 from, u32 to_slot, s32 to);
 __hidden bool is_prio_dsq(u64 id);
@@ -408,8 +432,12 @@ static __always_inline void requeue_from_iter(struct bpf_iter_scx_dsq *it, struc
 
 	if (queue_mode == AXRT_QUEUE_VTIME) {
 		seq = __sync_fetch_and_add(&tail_seq, 1);
-		scx_bpf_dsq_move_set_vtime(it, ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK));
+		scx_bpf_dsq_move_set_vtime(it, vtime_key(prio, seq, tc));
 		scx_bpf_dsq_move_vtime(it, p, AXRT_DSQ_VTIME, 0);
+	} else if (is_fair(prio)) {
+		scx_bpf_dsq_move_set_vtime(it, tc->vtime);
+		scx_bpf_dsq_move_vtime(it, p, AXRT_DSQ_LEVEL0 + prio, 0);
+		set_level_bit(prio);
 	} else {
 		scx_bpf_dsq_move(it, p, AXRT_DSQ_LEVEL0 + prio, 0);
 		set_level_bit(prio);

@@ -94,10 +94,14 @@ static bool move_queued(u64 dsq, s32 pid, s32 cpu)
 			return scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL_ON | cpu, 0);
 		if (queue_mode == AXRT_QUEUE_VTIME) {
 			seq = __sync_fetch_and_sub(&head_seq, 1) - 1;
-			scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER,
-						   ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK));
+			scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, vtime_key(prio, seq, tc));
 			if (!scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, AXRT_DSQ_VTIME, 0))
 				return false;
+		} else if (is_fair(prio)) {
+			scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, tc->vtime);
+			if (!scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, p, AXRT_DSQ_LEVEL0 + prio, 0))
+				return false;
+			set_level_bit(prio);
 		} else {
 			if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, AXRT_DSQ_LEVEL0 + prio, SCX_ENQ_HEAD))
 				return false;

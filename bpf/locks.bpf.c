@@ -16,6 +16,13 @@
  *                         the woken waiter returns.
  * A lock is (tgid, uaddr): futex words are addresses in one process.
  *
+ * Per-lock waiters. Each lock with waiters keeps a summary of them (count,
+ * best priority, how many wait at it: lock_waiters), so the thread that
+ * takes a contended lock inherits from its waiters in O(1). Only when the
+ * last waiter at the best priority leaves while others remain, or a summary
+ * was evicted, is the waiter map walked (rare: it takes different
+ * priorities waiting on one lock).
+ *
  * Inheritance. A new edge passes e(w) along the owner chain, to depth
  * AXRT_CHAIN_MAX, lowering each owner's lock_prio where it is better
  * (boosts never lower a priority). When an edge goes, the owner's lock_prio
@@ -74,6 +81,29 @@ struct {
 	__type(value, s32);
 	__uint(max_entries, 8192);
 } lock_owners SEC(".maps");
+
+/*
+ * Lock -> summary of its waiters, one word changed by compare-and-swap:
+ * count (bits 32-47), best priority (16-31, AXRT_NR_PRIOS = none) and how
+ * many wait at that priority (0-15). LRU: a summary evicted while the lock
+ * has waiters only costs the walk it saves.
+ */
+struct lock_waiters {
+	u64 word;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct lock_key);
+	__type(value, struct lock_waiters);
+	__uint(max_entries, 4096);
+} lock_waiters SEC(".maps");
+
+#define W_COUNT(w)		((u32)((w) >> 32) & 0xffff)
+#define W_BEST(w)		((u32)((w) >> 16) & 0xffff)
+#define W_AT_BEST(w)		((u32)(w) & 0xffff)
+#define W_MAKE(n, best, at)	(((u64)(n) << 32) | ((u64)(best) << 16) | (u64)(at))
+#define W_EMPTY			W_MAKE(0, AXRT_NR_PRIOS, 0)
 
 /* Scratch for building a deadlock report (too big for the stack). */
 struct {
@@ -140,6 +170,113 @@ static long best_waiter_cb(struct bpf_map *map, s32 *tid, struct lock_wait *w, s
 	return 0;
 }
 
+/* The summary of @key's waiters, created empty if it has none. */
+static struct lock_waiters *waiters_of(struct lock_key *key)
+{
+	struct lock_waiters *lw = bpf_map_lookup_elem(&lock_waiters, key), empty = { W_EMPTY };
+
+	if (lw)
+		return lw;
+	bpf_map_update_elem(&lock_waiters, key, &empty, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&lock_waiters, key);
+}
+
+/*
+ * One waiter of @key at priority @add arrives and/or one at @del leaves
+ * (AXRT_NR_PRIOS: none). Returns false if the summary no longer knows its
+ * best waiter (the last one at the best priority left, others remain) or is
+ * missing; waiters_rescan() then rebuilds it.
+ */
+static bool waiters_change(struct lock_key *key, u32 add, u32 del)
+{
+	struct lock_waiters *lw = waiters_of(key);
+	u32 n, best, at, tries;
+	bool unknown;
+	u64 old, new;
+
+	if (!lw)
+		return false;
+	bpf_for(tries, 0, 8) {
+		old = lw->word;
+		n = W_COUNT(old);
+		best = W_BEST(old);
+		at = W_AT_BEST(old);
+		/* n > 0 with none at the best: the best is unknown until a rescan. */
+		unknown = n > 0 && !at;
+		if (del < AXRT_NR_PRIOS && n > 0) {
+			n--;
+			if (del == best && at > 0)
+				at--;
+		}
+		if (add < AXRT_NR_PRIOS && unknown) {
+			n++;
+		} else if (add < AXRT_NR_PRIOS) {
+			if (add < best) {
+				best = add;
+				at = 1;
+			} else if (add == best) {
+				at++;
+			}
+			n++;
+		}
+		if (!n)
+			new = W_EMPTY;
+		else if (!at)
+			new = W_MAKE(n, AXRT_NR_PRIOS, 0);
+		else
+			new = W_MAKE(n, best, at);
+		if (__sync_bool_compare_and_swap(&lw->word, old, new))
+			return !n || at;
+	}
+	return false;
+}
+
+struct rescan_ctx {
+	struct lock_key key;
+	u32 n;
+	u32 best;
+	u32 at;
+};
+
+static long rescan_cb(struct bpf_map *map, s32 *tid, struct lock_wait *w, struct rescan_ctx *c)
+{
+	if (w->lock.uaddr != c->key.uaddr || w->lock.tgid != c->key.tgid)
+		return 0;
+	c->n++;
+	if (w->prio < c->best) {
+		c->best = w->prio;
+		c->at = 1;
+	} else if (w->prio == c->best) {
+		c->at++;
+	}
+	return 0;
+}
+
+/* Rebuilds the summary of @key's waiters from the waiter map; returns the best priority. */
+static u32 waiters_rescan(struct lock_key *key)
+{
+	struct rescan_ctx c = { .key = *key, .best = AXRT_NR_PRIOS };
+	struct lock_waiters *lw;
+
+	bpf_for_each_map_elem(&lock_waits, rescan_cb, &c, 0);
+	lw = waiters_of(key);
+	if (lw)
+		lw->word = c.n ? W_MAKE(c.n, c.best, c.at) : W_EMPTY;
+	return c.best;
+}
+
+/* Waiter @w's effective priority becomes @e: its lock's summary follows. */
+static void wait_set_prio(struct lock_wait *w, u32 e)
+{
+	u32 old = w->prio;
+
+	if (e == old)
+		return;
+	w->prio = e;
+	if (!waiters_change(&w->lock, e, old))
+		waiters_rescan(&w->lock);
+}
+
 /* True if task @pid has a lock boost now. */
 static bool has_lock_boost(s32 pid)
 {
@@ -182,7 +319,7 @@ static void recompute_chain(s32 pid, bool gain)
 		if (!w)
 			break;
 		if (e < AXRT_NR_PRIOS)
-			w->prio = e;
+			wait_set_prio(w, e);
 		next = bpf_map_lookup_elem(&lock_owners, &w->lock);
 		if (!next)
 			break;
@@ -254,7 +391,7 @@ static void walk_chain(s32 self, u32 self_slot, struct lock_key *key, s32 owner,
 		if (!w)
 			return;
 		if (e < w->prio)
-			w->prio = e;
+			wait_set_prio(w, e);
 		cyc->tids[i & (AXRT_CYCLE_MAX - 1)] = cur;
 		cyc->addrs[i & (AXRT_CYCLE_MAX - 1)] = w->lock.uaddr;
 		cyc->tgids[i & (AXRT_CYCLE_MAX - 1)] = w->lock.tgid;
@@ -292,6 +429,8 @@ int BPF_PROG(axrt_futex_lock_pi, u32 *uaddr, unsigned int flags, void *time, int
 	w.prio = tc ? tc->prio : AXRT_NR_PRIOS - 1;
 	stat_inc(AXRT_STAT_LOCK_WAIT);
 	bpf_map_update_elem(&lock_waits, &self, &w, BPF_ANY);
+	if (!waiters_change(&w.lock, w.prio, AXRT_NR_PRIOS))
+		waiters_rescan(&w.lock);
 	bpf_map_update_elem(&lock_owners, &w.lock, &owner, BPF_ANY);
 	walk_chain(self, tc ? tc->slot : AXRT_HOST_SLOT, &w.lock, owner, w.prio, w.since);
 	return 0;
@@ -302,15 +441,19 @@ int BPF_PROG(axrt_futex_lock_pi_exit, u32 *uaddr, unsigned int flags, void *time
 	     int ret)
 {
 	s32 self = bpf_get_current_pid_tgid(), old = 0, *ownerp;
+	struct lock_waiters *lw;
 	struct lock_wait *w;
 	struct lock_key key;
-	u32 word = 0;
+	u32 word = 0, prio, best;
 
 	w = bpf_map_lookup_elem(&lock_waits, &self);
 	if (!w)
 		return 0;
 	key = w->lock;
+	prio = w->prio;
 	bpf_map_delete_elem(&lock_waits, &self);
+	if (!waiters_change(&key, AXRT_NR_PRIOS, prio))
+		waiters_rescan(&key);
 	ownerp = bpf_map_lookup_elem(&lock_owners, &key);
 	if (ownerp)
 		old = *ownerp;
@@ -318,9 +461,18 @@ int BPF_PROG(axrt_futex_lock_pi_exit, u32 *uaddr, unsigned int flags, void *time
 		bpf_map_update_elem(&lock_owners, &key, &self, BPF_ANY);
 	if (old && old != self)
 		recompute_chain(old, false);
-	/* It owns the lock now; others still wait on it if the kernel says so. */
-	if (ret == 0 && !bpf_probe_read_user(&word, sizeof(word), uaddr) && (word & FUTEX_WAITERS))
-		recompute_chain(self, true);
+	/*
+	 * It owns the lock now; others still wait on it if the kernel says so,
+	 * and it inherits the best of them (O(1): the lock's summary).
+	 */
+	if (ret == 0 && !bpf_probe_read_user(&word, sizeof(word), uaddr) && (word & FUTEX_WAITERS)) {
+		lw = bpf_map_lookup_elem(&lock_waiters, &key);
+		best = lw ? W_BEST(lw->word) : AXRT_NR_PRIOS;
+		if (!lw || (W_COUNT(lw->word) && !W_AT_BEST(lw->word)))
+			recompute_chain(self, true);
+		else if (best < AXRT_NR_PRIOS)
+			set_lock_prio(self, best, true, 0, AXRT_HOST_SLOT);
+	}
 	return 0;
 }
 

@@ -65,7 +65,7 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 		 * (its priority as last resolved), so that enqueue can take it
 		 * over directly, with no queue round trip and at most one IPI.
 		 */
-		target = preempt_target(p, tc->prio, prev_cpu);
+		target = preempt_target(p, tc, prev_cpu);
 		return target >= 0 ? target : cpu;
 	}
 	/* A throttled group's task must go through enqueue to be parked. */
@@ -77,6 +77,18 @@ s32 BPF_STRUCT_OPS(axrt_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wak
 	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl ?: slice_ns, 0);
 	stat_inc(AXRT_STAT_DIRECT);
 	return cpu;
+}
+
+/*
+ * At the fair level, whether @tc (waking onto @cpu, which runs priority @cp)
+ * takes @cpu over: it runs a task of the same level that the waker preempts
+ * (fair.bpf.c), and the claim on it succeeds.
+ */
+static __always_inline bool fair_takes(struct task_ctx *tc, s32 cpu, u32 cp)
+{
+	u64 seen = cpu_vtime[CPU_IDX(cpu)];
+
+	return is_fair(tc->prio) && cp == tc->prio && fair_claim(cpu, seen, tc->vtime);
 }
 
 void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
@@ -120,8 +132,9 @@ void BPF_STRUCT_OPS(axrt_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	cpu = scx_bpf_task_cpu(p);
 	cp = cpu_prio[CPU_IDX(cpu)];
-	if (tc->prio < cp && cp != CPU_NONE_PRIO && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
-	    claim_cpu(cpu, cp, tc->prio)) {
+	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+	    ((tc->prio < cp && cp != CPU_NONE_PRIO && claim_cpu(cpu, cp, tc->prio)) ||
+	     fair_takes(tc, cpu, cp))) {
 		tc->head = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tc->slice_dfl, enq_flags | SCX_ENQ_PREEMPT);
 		count_preemption(tc->slot);
@@ -203,6 +216,8 @@ void BPF_STRUCT_OPS(axrt_running, struct task_struct *p)
 
 	/* A reserve grant is not preempted for priority. */
 	cpu_prio[cpu] = reserve_running(tc, st) ? 0 : tc->prio;
+	if (is_fair(cpu_prio[cpu]))
+		fair_running(tc, cpu);
 	cpu_slot[cpu] = tc->slot;
 	cpu_since[cpu] = now;
 	/* Kicked for a better task while between tasks: this one yields at once (once). */
@@ -234,6 +249,8 @@ void BPF_STRUCT_OPS(axrt_stopping, struct task_struct *p, bool runnable)
 	if (!tc)
 		return;
 	budget_stopping(tc);
+	if (is_fair(tc->prio))
+		fair_stopping(p, tc, now);
 	if (tc->reserve == 2)
 		tc->reserve = 0;
 	boost_stopping(p, tc, now);
@@ -254,6 +271,8 @@ void BPF_STRUCT_OPS(axrt_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tc)
 		return;
 	ensure_resolved(p, tc);
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		fair_wakeup(tc);
 	demand_runnable(p, tc, enq_flags, bpf_ktime_get_ns());
 }
 
@@ -283,6 +302,7 @@ s32 BPF_STRUCT_OPS(axrt_init_task, struct task_struct *p, struct scx_init_task_a
 	tc->lock_prio = AXRT_NR_PRIOS;
 	update_prio(tc);
 	tc->slot = AXRT_HOST_SLOT;
+	fair_init_task(tc);
 	return 0;
 }
 

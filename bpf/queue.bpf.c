@@ -74,12 +74,21 @@ static s32 worst_cpu(struct task_struct *p, u32 prio, s32 prefer, bool force,
 	return target;
 }
 
-/* The CPU a waking task of priority @prio would preempt (select_cpu), -1 if none. */
-__hidden s32 preempt_target(struct task_struct *p, u32 prio, s32 prefer)
+/*
+ * The CPU waking task @p (context @tc) would preempt (select_cpu): one running
+ * a worse priority, else, at the fair level, one running a task far enough
+ * ahead in virtual time; -1 if none.
+ */
+__hidden s32 preempt_target(struct task_struct *p, struct task_ctx *tc, s32 prefer)
 {
 	struct cpu_pick pick;
+	s32 cpu;
+	u64 seen;
 
-	return worst_cpu(p, prio, prefer, false, &pick);
+	cpu = worst_cpu(p, tc->prio, prefer, false, &pick);
+	if (cpu < 0 && is_fair(tc->prio))
+		cpu = fair_victim(p, tc->vtime, &seen);
+	return cpu;
 }
 
 /*
@@ -103,6 +112,28 @@ __hidden void count_preemption(u32 slot)
 	stat_inc(AXRT_STAT_PREEMPT);
 	if (st)
 		st->preemptions++;
+}
+
+/*
+ * Fair level, no worse priority to preempt: kicks a CPU running a task far
+ * enough ahead in virtual time (fair_victim()), claimed first. True if one
+ * was kicked; else *@cpu stays -1.
+ */
+static bool fair_wake(struct task_struct *p, s32 *cpu)
+{
+	struct task_ctx *tc = tctx(p);
+	u64 seen;
+	s32 c;
+
+	if (!tc)
+		return false;
+	c = fair_victim(p, tc->vtime, &seen);
+	if (c < 0 || !fair_claim(c, seen, tc->vtime))
+		return false;
+	kick_level[CPU_IDX(c)] = tc->prio;
+	scx_bpf_kick_cpu(c, SCX_KICK_PREEMPT);
+	count_preemption(tc->slot);
+	return true;
 }
 
 /*
@@ -137,6 +168,8 @@ __hidden void wake_cpu_for(struct task_struct *p, u32 prio, u32 slot, bool force
 		if (cpu < 0 || claim_cpu(cpu, pick.seen, prio))
 			break;
 	}
+	if (cpu < 0 && is_fair(prio) && fair_wake(p, &cpu))
+		return;
 	if (cpu < 0) {
 		if (pick.none_cpu >= 0 && pick.none_cpu != self) {
 			kick_level[CPU_IDX(pick.none_cpu)] = prio;
@@ -162,8 +195,12 @@ __hidden void insert_prio(struct task_struct *p, struct task_ctx *tc, u64 slice,
 			seq = __sync_fetch_and_sub(&head_seq, 1) - 1;
 		else
 			seq = __sync_fetch_and_add(&tail_seq, 1);
-		scx_bpf_dsq_insert_vtime(p, AXRT_DSQ_VTIME, slice,
-					 ((u64)prio << PRIO_SHIFT) | (seq & SEQ_MASK), enq_flags);
+		scx_bpf_dsq_insert_vtime(p, AXRT_DSQ_VTIME, slice, vtime_key(prio, seq, tc),
+					 enq_flags);
+	} else if (is_fair(prio)) {
+		/* The host level's queue is ordered by virtual time (fair.bpf.c). */
+		scx_bpf_dsq_insert_vtime(p, AXRT_DSQ_LEVEL0 + prio, slice, tc->vtime, enq_flags);
+		set_level_bit(prio);
 	} else {
 		scx_bpf_dsq_insert(p, AXRT_DSQ_LEVEL0 + prio, slice,
 				   enq_flags | (head ? SCX_ENQ_HEAD : 0));

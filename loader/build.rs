@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// The units of the BPF tier, main first (its callbacks call into the others).
 const UNITS: &[&str] = &[
-    "main", "queue", "group", "budget", "reserve", "deadline", "boost", "locks",
+    "main", "queue", "group", "budget", "reserve", "deadline", "boost", "locks", "fair",
 ];
 
 fn main() {
