@@ -113,7 +113,8 @@ pub struct TraceWriter<W: Write> {
     seq: u64,
     newest: u64,
     described: BTreeSet<u32>,
-    processes: BTreeSet<u32>,
+    /// The VMs described, with the name their process track was given.
+    processes: BTreeMap<u32, String>,
     /// Exits per 100 ms bin, per thread, for the counters: (bin, count) of the open bin.
     bins: BTreeMap<u32, (u64, u64)>,
     /// Records written.
@@ -155,7 +156,7 @@ impl<W: Write> TraceWriter<W> {
             seq: 0,
             newest: 0,
             described: BTreeSet::new(),
-            processes: BTreeSet::new(),
+            processes: BTreeMap::new(),
             bins: BTreeMap::new(),
             records: 0,
             slices: BTreeMap::new(),
@@ -186,13 +187,8 @@ impl<W: Write> TraceWriter<W> {
     }
 
     fn describe(&mut self, tgid: u32, tid: u32, names: &Names) -> std::io::Result<()> {
-        if self.processes.insert(tgid) {
-            let vm = names.vm(tgid);
-            let mut pd = Msg::default();
-            pd.uint(1, u64::from(tgid)).str(6, &vm.name);
-            let mut td = Msg::default();
-            td.uint(1, process_uuid(tgid)).msg(3, &pd);
-            self.track_descriptor(&td)?;
+        if !self.processes.contains_key(&tgid) {
+            self.describe_process(tgid, &names.vm(tgid).name)?;
         }
         if self.described.insert(tid) {
             let mut th = Msg::default();
@@ -214,6 +210,18 @@ impl<W: Write> TraceWriter<W> {
             self.track_descriptor(&ct)?;
         }
         Ok(())
+    }
+
+    /// The process track of VM `tgid`, named `name`. Written again when the VM's name changed
+    /// during the recording (learnt from scx_axrt's events, or the process was first seen
+    /// before it joined its cgroup): the newest descriptor of a track is the one Perfetto shows.
+    fn describe_process(&mut self, tgid: u32, name: &str) -> std::io::Result<()> {
+        let mut pd = Msg::default();
+        pd.uint(1, u64::from(tgid)).str(6, name);
+        let mut td = Msg::default();
+        td.uint(1, process_uuid(tgid)).msg(3, &pd);
+        self.processes.insert(tgid, name.to_string());
+        self.track_descriptor(&td)
     }
 
     fn track_descriptor(&mut self, td: &Msg) -> std::io::Result<()> {
@@ -298,7 +306,7 @@ impl<W: Write> TraceWriter<W> {
     /// Writes scx_axrt's decisions as instants: on the thread's track when the event names a
     /// thread the trace has, else on its VM's process track (matched by scx_axrt's VM name).
     pub fn decisions(&mut self, events: &[Decision], names: &Names) -> std::io::Result<u64> {
-        let tgids: Vec<u32> = self.processes.iter().copied().collect();
+        let tgids: Vec<u32> = self.processes.keys().copied().collect();
         let mut n = 0;
         for d in events {
             let track = match d.tid {
@@ -329,6 +337,16 @@ impl<W: Write> TraceWriter<W> {
     /// Writes what is held and the last counter bins, and flushes the output.
     pub fn finish(mut self, names: &Names) -> std::io::Result<W> {
         self.flush_until(u64::MAX, names)?;
+        let renamed: Vec<(u32, String)> = self
+            .processes
+            .iter()
+            .map(|(&tgid, written)| (tgid, written, names.vm(tgid).name))
+            .filter(|(_, written, now)| *written != now)
+            .map(|(tgid, _, now)| (tgid, now))
+            .collect();
+        for (tgid, name) in renamed {
+            self.describe_process(tgid, &name)?;
+        }
         let bins: Vec<(u32, (u64, u64))> = self.bins.iter().map(|(&t, &b)| (t, b)).collect();
         for (tid, (bin, n)) in bins {
             self.write_counter(tid, bin, n)?;
