@@ -26,13 +26,19 @@
 // Tolerances, from the semantics. ε = supply_slack(Q) = max(Q/10, 0.5 ms), the policy's
 // precision of enforcement: a throttle lands about a millisecond early or late (the BPF tier
 // throttles at Q minus its learnt lead, the system at exactly Q).
-// * Totals against --stats: exact. Both count the same BPF decisions; a difference means
-//   events were lost (the ring was full), and the replay's input is then incomplete.
+// * Totals against --stats: both count the same BPF decisions, but the totals run from the
+//   first --stats sample to the last while the trace runs from the load to the detach: every
+//   event more than one --stats interval from the trace's ends must be in the totals, and the
+//   totals may hold no more than the trace. Fewer events in the trace than that means events
+//   were lost (the ring was full) and the replay's input is incomplete.
 // * Windows: ±1. The start is exact by construction; the run's end may fall between the
 //   system's nominal boundary and the BPF timer's firing (its latency).
 // * Exempt windows: a VM's first and last window, and a window whose demand differs from the
-//   previous one's by more than ε: the workload started or stopped inside it (a run boundary),
-//   and the replay puts its demand at the window's start, not where it was.
+//   previous one's by more than P/4: a workload started or stopped inside it (a run boundary;
+//   a steady one's demand varies less: an rt-app thread throttled in every window measured
+//   88-111 ms per 100 ms window, hogs within a few ms),
+//   and the replay puts its demand at the window's start, not where it was. Such a window
+//   exempts the windows of every VM that overlap it: what the others get changes there too.
 // * Throttles, per window: both tiers throttle, or neither; if one does, the other's supply
 //   must have come within ε of Q (it might have throttled with a lead of up to ε).
 // * Supply misses, per window: both miss, or neither; if they differ, the tier that missed
@@ -118,6 +124,8 @@ pub struct VmTrace {
 pub struct Trace {
     /// Per VM (the events' `vm` field).
     pub vms: BTreeMap<String, VmTrace>,
+    /// Time of the first event.
+    pub start: Time,
     /// Time of the last event.
     pub end: Time,
 }
@@ -125,7 +133,10 @@ pub struct Trace {
 /// Reads an --events file. Lines of kinds the replay does not use are skipped; a line that is
 /// not JSON, or an event without the fields of its kind, is an error naming the line.
 pub fn parse_trace(text: &str) -> Result<Trace> {
-    let mut tr = Trace::default();
+    let mut tr = Trace {
+        start: Time::MAX,
+        ..Trace::default()
+    };
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -139,6 +150,7 @@ pub fn parse_trace(text: &str) -> Result<Trace> {
         };
         let ts = num("ts_ns")?;
         tr.end = tr.end.max(ts);
+        tr.start = tr.start.min(ts);
         let (Some(kind), Some(vm)) = (
             v.get("kind").and_then(Value::as_str),
             v.get("vm").and_then(Value::as_str),
@@ -168,6 +180,7 @@ pub fn parse_trace(text: &str) -> Result<Trace> {
             _ => {}
         }
     }
+    tr.start = tr.start.min(tr.end);
     // Events come from several CPUs through one ring: sort each list by time.
     for vt in tr.vms.values_mut() {
         vt.windows.sort_by_key(|w| w.end);
@@ -179,14 +192,22 @@ pub fn parse_trace(text: &str) -> Result<Trace> {
     Ok(tr)
 }
 
-/// The whole run's totals from scx_axrt's --stats --json output (its last `"scope":"run"`).
-pub fn parse_totals(text: &str) -> Result<Report> {
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{') && l.contains("\"scope\":\"run\""))
+/// The whole run's totals from scx_axrt's --stats --json output (its last `"scope":"run"`),
+/// and the --stats interval (the shortest interval report's, ns; 1 s if there is none).
+pub fn parse_totals(text: &str) -> Result<(Report, Time)> {
+    let json = || text.lines().filter(|l| l.starts_with('{'));
+    let line = json()
+        .filter(|l| l.contains("\"scope\":\"run\""))
+        .last()
         .context("no run totals (a JSON line with \"scope\":\"run\") in the stats output")?;
-    serde_json::from_str(line).context("the run totals")
+    let totals: Report = serde_json::from_str(line).context("the run totals")?;
+    let interval = json()
+        .filter_map(|l| serde_json::from_str::<Report>(l).ok())
+        .filter(|r| !r.is_totals() && r.interval_s > 0.0)
+        .map(|r| (r.interval_s * 1e9) as Time)
+        .min()
+        .unwrap_or(1_000_000_000);
+    Ok((totals, interval))
 }
 
 /// Per window of one VM, both tiers.
@@ -523,6 +544,18 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
     if let Some((_, name, _, _)) = pending_threads.first() {
         bail!("replayed thread {name} could not be added to the system");
     }
+    // Run boundaries: a VM's first and last window and the windows in which its demand changed
+    // by more than P/4. They exempt every VM's windows that overlap them: when one VM starts or
+    // stops, what the others get changes inside that window too.
+    let mut boundaries: Vec<(Time, Time)> = Vec::new();
+    for (_, name, _, p, _) in &vms {
+        let w = &trace.vms[name].windows;
+        for i in 0..w.len() {
+            if i == 0 || i + 1 == w.len() || w[i - 1].demand.abs_diff(w[i].demand) > p / 4 {
+                boundaries.push((w[i].end.saturating_sub(*p), w[i].end));
+            }
+        }
+    }
     let mut results = Vec::new();
     for (k, (_, name, q, p, _)) in vms.iter().enumerate() {
         let vt = &trace.vms[name];
@@ -533,7 +566,6 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             .iter()
             .filter(|x| x.vm == k && x.bursts.iter().any(|b| matches!(b.need, Need::Work(_))))
             .count() as u64;
-        let eps = supply_slack(*q);
         let n = vt.windows.len().min(s.windows.len());
         let in_window = |ends: &[Time], i: usize, ts: Time| {
             let lo = if i == 0 { 0 } else { ends[i - 1] };
@@ -576,13 +608,11 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
                     .iter()
                     .filter(|r| in_window(&sys_ends, i, r.0) && near(r.1, r.2))
                     .count() as u64;
-            let prev_demand = if i == 0 {
-                None
-            } else {
-                Some(vt.windows[i - 1].demand)
-            };
-            let exempt =
-                i == 0 || i + 1 == n || prev_demand.is_some_and(|pd| pd.abs_diff(w.demand) > eps);
+            let span = (w.end.saturating_sub(*p), w.end);
+            let exempt = i + 1 == n
+                || boundaries
+                    .iter()
+                    .any(|b| overlap(span.0, span.1, b.0, b.1) > 0);
             pairs.push(WindowPair {
                 bpf,
                 sys: sys_v,
@@ -704,7 +734,14 @@ pub struct Check {
 
 /// The checks of one VM (see the module documentation), against the trace and the run's
 /// totals.
-pub fn judge(r: &VmResult, vt: &VmTrace, totals: &Report) -> Vec<Check> {
+/// `span` is the trace's first and last event, `edge` the --stats interval.
+pub fn judge(
+    r: &VmResult,
+    vt: &VmTrace,
+    totals: &Report,
+    span: (Time, Time),
+    edge: Time,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut check = |what: String, pass: bool| checks.push(Check { what, pass });
     let n = &r.name;
@@ -712,27 +749,55 @@ pub fn judge(r: &VmResult, vt: &VmTrace, totals: &Report) -> Vec<Check> {
     match totals.groups.iter().find(|g| &g.name == n) {
         None => check(format!("{n}: the run totals have the VM"), false),
         Some(g) => {
-            let trace = (
-                vt.windows.len() as u64,
-                vt.throttles.len() as u64,
-                vt.supply_misses.len() as u64,
-                vt.misses.len() as u64,
-                vt.jobs.len() as u64,
-            );
-            let stats = (
-                g.windows,
-                g.throttles,
-                g.supply_misses,
-                g.deadline_misses,
-                g.jobs,
-            );
-            check(
-                format!(
-                    "{n}: the trace is complete: windows, throttles, supply misses, deadline \
-                     misses, jobs {trace:?} = the run totals {stats:?}"
+            // The totals run from the first --stats sample (the brain's first tick) to the last
+            // (at stop); the trace from the load to the detach. Each end of the totals lies
+            // within one --stats interval of the trace's, so every event farther in must be
+            // counted, and the totals hold no event the trace does not.
+            let (lo, hi) = (span.0 + edge, span.1.saturating_sub(edge));
+            let mid = |ts: &mut dyn Iterator<Item = Time>| {
+                ts.filter(|&t| t >= lo && t <= hi).count() as u64
+            };
+            let kinds: [(&str, u64, u64, u64); 5] = [
+                (
+                    "windows",
+                    vt.windows.len() as u64,
+                    mid(&mut vt.windows.iter().map(|w| w.end)),
+                    g.windows,
                 ),
-                trace == stats,
-            );
+                (
+                    "throttles",
+                    vt.throttles.len() as u64,
+                    mid(&mut vt.throttles.iter().copied()),
+                    g.throttles,
+                ),
+                (
+                    "supply misses",
+                    vt.supply_misses.len() as u64,
+                    mid(&mut vt.supply_misses.iter().copied()),
+                    g.supply_misses,
+                ),
+                (
+                    "deadline misses",
+                    vt.misses.len() as u64,
+                    mid(&mut vt.misses.iter().copied()),
+                    g.deadline_misses,
+                ),
+                (
+                    "jobs",
+                    vt.jobs.len() as u64,
+                    mid(&mut vt.jobs.iter().map(|j| j.end)),
+                    g.jobs,
+                ),
+            ];
+            for (what, all, inner, total) in kinds {
+                check(
+                    format!(
+                        "{n}: the trace is complete: {what}: {inner} away from its ends <= {total} in the \
+                         run totals <= {all} in the trace"
+                    ),
+                    inner <= total && total <= all,
+                );
+            }
         }
     }
     let judged = r.windows.iter().filter(|w| !w.exempt).count();
@@ -882,12 +947,18 @@ pub fn run(a: &Args) -> Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let cfg = Config::load(&a.config, cpus)?;
     let trace = parse_trace(&read(&a.events)?)?;
-    let totals = parse_totals(&read(&a.stats)?)?;
+    let (totals, edge) = parse_totals(&read(&a.stats)?)?;
     let results = replay(&cfg, &trace, cpus)?;
     print!("{}", table(&results));
     let mut failed = false;
     for r in &results {
-        for c in judge(r, &trace.vms[&r.name], &totals) {
+        for c in judge(
+            r,
+            &trace.vms[&r.name],
+            &totals,
+            (trace.start, trace.end),
+            edge,
+        ) {
             failed |= !c.pass;
             println!(
                 "{}: replay: {}",
@@ -972,7 +1043,13 @@ mod tests {
         let res = replay(&cfg, &trace, cpus).unwrap();
         let mut checks = Vec::new();
         for r in &res {
-            checks.extend(judge(r, &trace.vms[&r.name], &totals(&r.name, &trace)));
+            checks.extend(judge(
+                r,
+                &trace.vms[&r.name],
+                &totals(&r.name, &trace),
+                (trace.start, trace.end),
+                0,
+            ));
         }
         (res, checks)
     }
@@ -1038,7 +1115,13 @@ period_us = 100000
         // The run totals count one throttle more than the trace holds.
         let mut tot = totals("hog", &trace);
         tot.groups[0].throttles += 1;
-        let checks = judge(&res[0], &trace.vms["hog"], &tot);
+        let checks = judge(
+            &res[0],
+            &trace.vms["hog"],
+            &tot,
+            (trace.start, trace.end),
+            0,
+        );
         assert!(failed(&checks)
             .iter()
             .any(|c| c.contains("the trace is complete")));
@@ -1144,11 +1227,13 @@ wcet_us = 1000
         let t = parse_trace(r#"{"ts_ns":9,"kind":"boost","vm":"a","tid":1}"#).unwrap();
         assert_eq!(t.end, 9);
         assert!(t.vms["a"].windows.is_empty());
-        let r = parse_totals(
-            "scx_axrt: active\n{\"interval_s\":1.0,\"scope\":\"run\",\"groups\":[],\"tasks\":[]}\n",
+        let (r, edge) = parse_totals(
+            "scx_axrt: active\n{\"interval_s\":0.5,\"scope\":\"interval\",\"groups\":[],\"tasks\":[]}\n\
+             {\"interval_s\":9.0,\"scope\":\"run\",\"groups\":[],\"tasks\":[]}\n",
         )
         .unwrap();
         assert!(r.is_totals());
+        assert_eq!(edge, 500_000_000);
         assert!(parse_totals("{\"scope\":\"interval\"}").is_err());
     }
 }
