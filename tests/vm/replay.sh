@@ -8,9 +8,10 @@
 # prints the PASS/FAIL lines.
 #
 # The workload on the 2 CPUs, every VM budgeted (only budgeted VMs have windows to replay):
-# "rt" (priority 5, 20 ms per 100 ms) runs an rt-app thread with a timing contract, 0.5 ms
-# every 2 ms (25 % asked, 20 % allowed: throttled in every window, the job it is in then waits
-# for the boundary and misses); "hi" (priority 10, 100 ms per 100 ms) two CPU hogs, throttled in
+# "rt" (priority 5, 20 ms per 100 ms) runs an rt-app thread with a timing contract, 1.5 ms
+# every 5 ms, deadline 5 ms (30 % asked, 20 % allowed: throttled in every window, the job it is
+# in then waits for the boundary and misses; the emulated CPU makes a job's work take 1.5-2x its
+# nominal time, so a shorter deadline would be missed for the emulator's sake); "hi" (priority 10, 100 ms per 100 ms) two CPU hogs, throttled in
 # every window; "low" (priority 200, 60 ms per 100 ms) one CPU hog that gets only what "hi" and
 # "rt" leave (about 40 ms of its 60, under the threshold of 54): a supply miss in every window,
 # never throttled. The budgets are the size the supply slack was measured for (20 ms per 100 ms
@@ -48,15 +49,15 @@ period_us = 100000
 [[task]]
 vm = "rt"
 comm = "rtjob"
-period_us = 2000
-deadline_us = 2000
-wcet_us = 1000
+period_us = 5000
+deadline_us = 5000
+wcet_us = 3000
 TOML
 # A fixed calibration (rt-app's own is slow under emulation); the replay uses the CPU time
 # each job really took, whatever the loop's speed.
 cat >/tmp/replay.json <<JSON
-{ "tasks": { "rtjob": { "loop": -1, "run": 500,
-                        "timer": { "ref": "tick", "period": 2000, "mode": "relative" } } },
+{ "tasks": { "rtjob": { "loop": -1, "run": 1500,
+                        "timer": { "ref": "tick", "period": 5000, "mode": "relative" } } },
   "global": { "duration": $secs, "default_policy": "SCHED_OTHER", "calibration": 400,
               "logdir": "/tmp", "log_basename": "replay", "lock_pages": false } }
 JSON
@@ -85,6 +86,8 @@ check "the rt-app thread's jobs are counted (its [[task]] rule matched)" rt_jobs
 axrt-sim replay --events "$EV" --config /tmp/replay.toml --stats "$OUT/scx_axrt.log" --cpus "$(nproc)" \
 	>"$OUT/replay.txt" 2>&1
 rstatus=$?
+axrt-sim replay --events "$EV" --config /tmp/replay.toml --stats "$OUT/scx_axrt.log" --cpus "$(nproc)" \
+	--windows >"$OUT/replay-windows.txt" 2>&1
 sed 's/^/replay: /' "$OUT/replay.txt"
 grep -E '^(PASS|FAIL): ' "$OUT/replay.txt" >>"$AXRT_OUT/results"
 check "axrt-sim replay ran its checks (exit status $rstatus: 0 all passed, 1 a check failed)" \

@@ -78,6 +78,9 @@ pub struct Args {
     /// CPUs of the machine the run had (default: this machine's).
     #[arg(long)]
     pub cpus: Option<usize>,
+    /// Also print every window of every VM, both tiers.
+    #[arg(long)]
+    pub windows: bool,
 }
 
 /// One closed reservation window, as the BPF tier recorded it.
@@ -950,6 +953,30 @@ pub fn run(a: &Args) -> Result<ExitCode> {
     let (totals, edge) = parse_totals(&read(&a.stats)?)?;
     let results = replay(&cfg, &trace, cpus)?;
     print!("{}", table(&results));
+    if a.windows {
+        for r in &results {
+            for (i, w) in r.windows.iter().enumerate() {
+                let v = |v: &Verdict| {
+                    format!(
+                        "supply {:6.2} ms{}{} dl misses {}",
+                        v.supply as f64 / 1e6,
+                        if v.throttled { " throttled" } else { "          " },
+                        if v.supply_miss { " short" } else { "      " },
+                        v.misses
+                    )
+                };
+                println!(
+                    "{} window {i:3}{} demand {:6.2} ms | BPF {} | system {} | close calls {}",
+                    r.name,
+                    if w.exempt { " (exempt)" } else { "         " },
+                    w.demand as f64 / 1e6,
+                    v(&w.bpf),
+                    v(&w.sys),
+                    w.close_calls
+                );
+            }
+        }
+    }
     let mut failed = false;
     for r in &results {
         for c in judge(
