@@ -200,8 +200,7 @@ pub fn parse_trace(text: &str) -> Result<Trace> {
 pub fn parse_totals(text: &str) -> Result<(Report, Time)> {
     let json = || text.lines().filter(|l| l.starts_with('{'));
     let line = json()
-        .filter(|l| l.contains("\"scope\":\"run\""))
-        .last()
+        .rfind(|l| l.contains("\"scope\":\"run\""))
         .context("no run totals (a JSON line with \"scope\":\"run\") in the stats output")?;
     let totals: Report = serde_json::from_str(line).context("the run totals")?;
     let interval = json()
@@ -960,7 +959,11 @@ pub fn run(a: &Args) -> Result<ExitCode> {
                     format!(
                         "supply {:6.2} ms{}{} dl misses {}",
                         v.supply as f64 / 1e6,
-                        if v.throttled { " throttled" } else { "          " },
+                        if v.throttled {
+                            " throttled"
+                        } else {
+                            "          "
+                        },
                         if v.supply_miss { " short" } else { "      " },
                         v.misses
                     )
