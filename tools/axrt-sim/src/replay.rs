@@ -39,14 +39,23 @@
 //   88-111 ms per 100 ms window, hogs within a few ms),
 //   and the replay puts its demand at the window's start, not where it was. Such a window
 //   exempts the windows of every VM that overlap it: what the others get changes there too.
+// * A VM's supply may differ between the tiers by its tolerance τ: its own ε plus the ε of
+//   every replayed VM of better priority, whose enforcement errors decide what it is left
+//   (measured: a priority-200 VM living on what two others left got 56 ms in a window where the
+//   system gave it 48, while the better VMs' throttles were each within their ε).
 // * Throttles, per window: both tiers throttle, or neither; if one does, the other's supply
-//   must have come within ε of Q (it might have throttled with a lead of up to ε).
+//   must have come within τ of Q (it might have throttled with a lead or the others' errors).
 // * Supply misses, per window: both miss, or neither; if they differ, the tier that missed
-//   must have missed narrowly: its supply within ε of the threshold min(Q, demand) − ε.
-// * Deadline misses, per window (by completion): the counts agree, up to one per timed thread
-//   of the VM if either tier throttled in that window or the one before (the job running at
-//   the throttle waits for the boundary; which job that is depends on where the throttle
-//   landed), plus the jobs whose response in either tier is within the policy's precision per
+//   must have missed narrowly: its supply within τ of the threshold min(Q, demand) − ε.
+// * Deadline misses, per window (by completion): the counts agree, up to two per timed thread
+//   of the VM if either tier throttled in that window or the one before: the job running at
+//   the throttle waits for the boundary, and which job that is depends on where the throttle
+//   landed; and the job after it is recorded as the tier that threw it late made it (a late
+//   periodic thread skips its sleep, so the trace's next job holds two periods' work and misses
+//   by itself; the replay cannot re-time it). Measured: the system parks the job before the
+//   BPF tier's (the kernel's sum_exec_runtime of a job, which the replay feeds, exceeds what the
+//   BPF tier charged) and then misses that long job as well. Plus the jobs whose response in
+//   either tier is within the policy's precision per
 //   CPU (SystemConfig::epsilon_per_cpu, 0.5 ms) of their deadline.
 
 //! `axrt-sim replay`: a scx_axrt run's events replayed through the AxRT system.
@@ -251,6 +260,9 @@ pub struct VmResult {
     pub period: Time,
     /// Timed threads replayed from their jobs.
     pub timed_threads: u64,
+    /// How far its supply may be off between the tiers: its own ε plus the ε of every
+    /// replayed VM of better priority (see the module documentation).
+    pub tolerance: Time,
     /// Windows the system closed.
     pub sys_windows: u64,
     /// The system's throttles, supply misses and deadline misses over the whole replay.
@@ -569,6 +581,7 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             .filter(|x| x.vm == k && x.bursts.iter().any(|b| matches!(b.need, Need::Work(_))))
             .count() as u64;
         let n = vt.windows.len().min(s.windows.len());
+        let prio = cfg.vms[vms[k].0].params.priority;
         let in_window = |ends: &[Time], i: usize, ts: Time| {
             let lo = if i == 0 { 0 } else { ends[i - 1] };
             ts > lo && ts <= ends[i]
@@ -581,7 +594,11 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             let bpf = Verdict {
                 supply: w.supply,
                 throttled: vt.throttles.iter().any(|&x| in_window(&bpf_ends, i, x)),
-                supply_miss: vt.supply_misses.iter().any(|&x| in_window(&bpf_ends, i, x)),
+                // Emitted at the boundary right after the window's own event.
+                supply_miss: vt
+                    .supply_misses
+                    .iter()
+                    .any(|&x| bpf_ends.partition_point(|&e| e <= x) == i + 1),
                 misses: vt
                     .misses
                     .iter()
@@ -628,6 +645,11 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             quota: *q,
             period: *p,
             timed_threads: timed,
+            tolerance: vms
+                .iter()
+                .filter(|o| o.1 == *name || cfg.vms[o.0].params.priority < prio)
+                .map(|o| supply_slack(o.2))
+                .sum(),
             sys_windows: gs.windows,
             sys_totals: (gs.group_throttles, gs.supply_misses, s.misses.len() as u64),
             sys_jobs: s.responses.len() as u64,
@@ -747,7 +769,7 @@ pub fn judge(
     let mut checks = Vec::new();
     let mut check = |what: String, pass: bool| checks.push(Check { what, pass });
     let n = &r.name;
-    let eps = supply_slack(r.quota);
+    let (slack, tol) = (supply_slack(r.quota), r.tolerance);
     match totals.groups.iter().find(|g| &g.name == n) {
         None => check(format!("{n}: the run totals have the VM"), false),
         Some(g) => {
@@ -829,14 +851,14 @@ pub fn judge(
         if b.throttled != s.throttled {
             thr += 1;
             let other = if b.throttled { s.supply } else { b.supply };
-            thr_ok += u64::from(other + eps >= q);
+            thr_ok += u64::from(other + tol >= q);
         }
         if b.supply_miss != s.supply_miss {
             sm += 1;
             // The tier that missed must have missed narrowly.
-            let thresh = w.demand.min(q).saturating_sub(eps);
+            let thresh = w.demand.min(q).saturating_sub(slack);
             let missed = if b.supply_miss { b.supply } else { s.supply };
-            sm_ok += u64::from(missed + eps >= thresh);
+            sm_ok += u64::from(missed + tol >= thresh);
         }
         let diff = b.misses.abs_diff(s.misses);
         if diff > 0 {
@@ -845,7 +867,12 @@ pub fn judge(
                 .into_iter()
                 .flatten()
                 .any(|j| r.windows[j].bpf.throttled || r.windows[j].sys.throttled);
-            let allowed = w.close_calls + if throttled_near { r.timed_threads } else { 0 };
+            let allowed = w.close_calls
+                + if throttled_near {
+                    2 * r.timed_threads
+                } else {
+                    0
+                };
             dm_ok += u64::from(diff <= allowed);
         }
     }
