@@ -37,6 +37,7 @@ extern const volatile u32 queue_mode;
 extern const volatile u64 reserve_ns;
 extern const volatile u32 host_prio;
 extern const volatile bool boost_enabled;	/* false: --no-boost */
+extern const volatile bool detail_events;	/* window and job events: --events */
 
 /* ---- constants ---- */
 

@@ -16,6 +16,10 @@
  * runnable tasks, kept under the group's spin lock by runnable/quiescent),
  * supply = the budget it used. A window whose supply fell short of
  * min(quota, demand) by more than the slack (intf.h) is a supply miss.
+ *
+ * With detail_events (--events), every completed job and every closed window
+ * is also an event (intf.h): a timer-rate and a job-rate event, never one
+ * per context switch.
  */
 #include "axrt.bpf.h"
 
@@ -71,6 +75,11 @@ static void job_complete(struct task_struct *p, struct task_ctx *tc, u64 now)
 	if (over && (ev = ev_begin(AXRT_EV_WCET, slot_cgid(tc->slot), p->pid, tc->prio))) {
 		ev->arg = cpu_ns;
 		ev->arg2 = tc->wcet_ns;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	if (detail_events && (ev = ev_begin(AXRT_EV_JOB, slot_cgid(tc->slot), p->pid, tc->prio))) {
+		ev->arg = resp;
+		ev->arg2 = cpu_ns;
 		bpf_ringbuf_submit(ev, 0);
 	}
 }
@@ -178,6 +187,11 @@ __hidden void close_window(struct group *g, u32 slot, u64 quota, s64 live, u64 n
 		st->windows++;
 		st->demand_ns += demand;
 		st->supply_ns += supply;
+	}
+	if (detail_events && (ev = ev_begin(AXRT_EV_WINDOW, g->info.cgid, 0, g->info.prio))) {
+		ev->arg = supply;
+		ev->arg2 = demand;
+		bpf_ringbuf_submit(ev, 0);
 	}
 	if (supply + eps >= need)
 		return;

@@ -208,7 +208,12 @@ struct axrt_group_stats {
 
 /*
  * Events, ring buffer axrt_events. X(NAME, json name, value, what arg/arg2
- * carry); the loader names and decodes each kind.
+ * carry); the loader names and decodes each kind. The detail kinds (window,
+ * job) are emitted only when the loader asks for them (rodata
+ * detail_events, set by --events): one per budget period of each budgeted
+ * group, one per job of each thread with a timing contract - what a replay
+ * of the run through the policy crate needs (axrt-sim replay). Like every
+ * event, one the ring has no room for is counted in ev_drop.
  */
 #define AXRT_EVENT_KINDS(X) \
 	X(THROTTLE, throttle, 1, "arg = overrun ns (negative budget)") \
@@ -219,7 +224,9 @@ struct axrt_group_stats {
 	X(SUPPLY_MISS, supply_miss, 6, "arg = supply ns, arg2 = min(quota, demand) ns") \
 	X(BOOST, boost, 7, "pid boosted by other: prio = new, arg = old prio, arg2 = cause") \
 	X(BOOST_END, boost_end, 8, "pid's boost ended: prio = now, arg = ns it lasted, arg2 = cause") \
-	X(DEADLOCK, deadlock, 9, "a wait-for cycle: struct axrt_deadlock_event")
+	X(DEADLOCK, deadlock, 9, "a wait-for cycle: struct axrt_deadlock_event") \
+	X(WINDOW, window, 10, "a reservation window closed (detail): arg = supply ns, arg2 = demand ns") \
+	X(JOB, job, 11, "pid completed a job (detail): arg = response ns, arg2 = CPU ns")
 
 enum axrt_event_kind {
 #define AXRT_ENUM(name, key, value, desc) AXRT_EV_##name = value,

@@ -41,6 +41,7 @@ const volatile u32 queue_mode = AXRT_QUEUE_BITMAP;
 const volatile u64 reserve_ns = AXRT_RESERVE_MS_DFL * 1000000ULL;
 const volatile u32 host_prio = AXRT_PRIO_HOST_DFL;
 const volatile bool boost_enabled = true;
+const volatile bool detail_events = false;
 
 UEI_DEFINE(uei);
 

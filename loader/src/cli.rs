@@ -106,7 +106,10 @@ pub struct Opts {
     pub json: bool,
 
     /// Write every event (throttle, replenish, reserve, miss, wcet_overrun, supply_miss, boost,
-    /// boost_end, deadlock) to FILE as JSON lines; "-" is standard output.
+    /// boost_end, deadlock) to FILE as JSON lines; "-" is standard output. Adds the detail
+    /// events: one per closed reservation window of a budgeted VM (window: supply and demand)
+    /// and one per completed job of a thread with a timing contract (job: response and CPU
+    /// time), what `axrt-sim replay` reads.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
 

@@ -2,7 +2,8 @@
 //
 // events.rs - consumes the BPF tier's event ring buffer on a thread of its own, so that the
 // buffer never fills: every throttle, replenishment, reserve grant, deadline miss, WCET
-// overrun, supply miss, boost (start and end) and deadlock. Each event is counted (the totals
+// overrun, supply miss, boost (start and end) and deadlock, and with --events the detail
+// events (each closed reservation window, each completed job). Each event is counted (the totals
 // are printed when the scheduler stops), written as one JSON line to the `--events` file if
 // there is one, and summarised once a second with --verbose, naming the VMs. The statistics
 // in --stats come from the statistics maps, not from here; events add the detail.
@@ -46,11 +47,13 @@ pub struct Event {
     /// Priority concerned (group's or task's).
     pub prio: u32,
     /// Kind-specific: overrun ns (throttle), unused budget ns (replenish), wait ns (reserve),
-    /// lateness ns (miss), job CPU ns (WCET overrun), supply ns (supply miss), the priority
-    /// before (boost), the boost's length in ns (boost end), cycle length (deadlock).
+    /// lateness ns (miss), job CPU ns (WCET overrun), supply ns (supply miss, window), the
+    /// priority before (boost), the boost's length in ns (boost end), cycle length (deadlock),
+    /// response ns (job).
     pub arg: u64,
     /// Kind-specific: response ns (miss), WCET ns (WCET overrun), min(quota, demand) ns
-    /// (supply miss), the cause (boost, boost end), detection latency ns (deadlock).
+    /// (supply miss), the cause (boost, boost end), detection latency ns (deadlock), demand ns
+    /// (window), CPU ns (job).
     pub arg2: u64,
     /// The other thread: who gave a boost, 0 if none.
     pub other: i32,
@@ -152,6 +155,8 @@ pub struct Tally {
     boosts: (u64, u64),
     /// Deadlocks found.
     deadlocks: u64,
+    /// Detail events (windows closed, jobs completed): routine, counted only.
+    detail: u64,
     /// Events of kinds this loader does not know.
     other: u64,
 }
@@ -185,6 +190,7 @@ impl Tally {
             },
             EventKind::BOOST_END => {}
             EventKind::DEADLOCK => self.deadlocks += 1,
+            EventKind::WINDOW | EventKind::JOB => self.detail += 1,
             _ => self.other += 1,
         }
     }
@@ -200,11 +206,12 @@ impl Tally {
             + self.boosts.0
             + self.boosts.1
             + self.deadlocks
+            + self.detail
             + self.other
     }
 
     /// One line describing the period, `None` if nothing worth saying happened
-    /// (replenishments alone are routine).
+    /// (replenishments and detail events alone are routine).
     pub fn summary(&self, names: &BTreeMap<u64, String>) -> Option<String> {
         let who = |cgid: &u64| {
             names
@@ -320,6 +327,14 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
             if boost_cause(ev.arg2) == "yield" {
                 put("lasted_ns", json!(ev.arg));
             }
+        }
+        EventKind::WINDOW => {
+            put("supply_ns", json!(ev.arg));
+            put("demand_ns", json!(ev.arg2));
+        }
+        EventKind::JOB => {
+            put("response_ns", json!(ev.arg));
+            put("cpu_ns", json!(ev.arg2));
         }
         EventKind::DEADLOCK => {
             put("detect_ns", json!(ev.arg2));
@@ -508,8 +523,34 @@ mod tests {
     fn routine_periods_say_nothing() {
         let mut t = Tally::default();
         t.add(&ev(EventKind::REPLENISH, 5, 0, 100));
+        t.add(&ev(EventKind::WINDOW, 5, 0, 100));
+        t.add(&ev(EventKind::JOB, 5, 7, 100));
         assert_eq!(t.summary(&BTreeMap::new()), None);
-        assert_eq!(t.total(), 1);
+        assert_eq!(t.total(), 3);
+    }
+
+    #[test]
+    fn detail_events_carry_their_figures() {
+        let names = BTreeMap::from([(5, "control".to_string())]);
+        let mut w = ev(EventKind::WINDOW, 5, 0, 18_000_000);
+        w.arg2 = 100_000_000;
+        let v = to_json(&w, &names);
+        assert_eq!(v["kind"], "window");
+        assert_eq!(
+            (v["supply_ns"].as_u64(), v["demand_ns"].as_u64()),
+            (Some(18_000_000), Some(100_000_000))
+        );
+        let mut j = ev(EventKind::JOB, 5, 7, 900_000);
+        j.arg2 = 300_000;
+        let v = to_json(&j, &names);
+        assert_eq!(
+            (v["kind"].as_str(), v["tid"].as_i64()),
+            (Some("job"), Some(7))
+        );
+        assert_eq!(
+            (v["response_ns"].as_u64(), v["cpu_ns"].as_u64()),
+            (Some(900_000), Some(300_000))
+        );
     }
 
     #[test]

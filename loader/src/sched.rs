@@ -86,6 +86,8 @@ impl<'obj> Scheduler<'obj> {
         rodata.queue_mode = opts.queue.to_raw();
         rodata.reserve_ns = reserve_ms * 1_000_000;
         rodata.boost_enabled = !opts.no_boost;
+        // The per-window and per-job events are for the --events file (a replay's input).
+        rodata.detail_events = opts.events.is_some();
         if opts.no_lock_trace {
             for prog in [
                 &mut open.progs.axrt_futex_lock_pi,

@@ -7,7 +7,8 @@
 // their summary) → output.rs and rtlog.rs (tables, CSV, rt-app logs, plot). experiment.rs holds
 // the seed's RR-versus-joint experiment, crosscheck.rs the comparison with a real run,
 // overhead.rs the overhead model's fit from BPF statistics, place.rs the VM-side placement of
-// rt-app threads into their taskgroups.
+// rt-app threads into their taskgroups, replay.rs a scx_axrt run's events replayed through the
+// AxRT system and the two tiers compared.
 
 //! A deterministic virtual-time simulator of the AxRT policies on rt-app workloads.
 
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod output;
 pub mod overhead;
 pub mod place;
+pub mod replay;
 pub mod rtlog;
 pub mod scenario;
 pub mod sched;

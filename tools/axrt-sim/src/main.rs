@@ -2,7 +2,7 @@
 //
 // main.rs - the axrt-sim command line: `run` (a workload under the chosen schedulers),
 // `seed` (the seed's RR-versus-joint experiment), `crosscheck` (a real run against the
-// simulation), `bpf-stats` and `fit` (the overhead model from BPF program statistics) and
+// simulation), `replay` (a real run's events through the AxRT system), `bpf-stats` and `fit` (the overhead model from BPF program statistics) and
 // `place` (rt-app's threads into their taskgroup cgroups, in the test VM).
 
 //! `axrt-sim`: the AxRT policies on rt-app workloads, in virtual time.
@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use axrt_sim::engine::{Options, Overhead};
 use axrt_sim::scenario::{Scenario, MS};
 use axrt_sim::workload::Workload;
-use axrt_sim::{crosscheck, experiment, metrics, output, overhead, place, sched};
+use axrt_sim::{crosscheck, experiment, metrics, output, overhead, place, replay, sched};
 use scx_axrt::config::Config;
 
 #[derive(Parser)]
@@ -44,6 +44,10 @@ enum Cmd {
     /// Compares a real run (rt-app logs and VM CPU usage) with the AxRT system's simulation
     /// of the same files; prints the table and PASS/FAIL lines, exits 1 on a failure.
     Crosscheck(crosscheck::Args),
+    /// Replays a scx_axrt run (its --events file, axrt.toml and --stats totals) through the
+    /// AxRT system and compares throttles, windows and misses per budgeted VM; prints the
+    /// table and PASS/FAIL lines, exits 1 on a failure.
+    Replay(replay::Args),
     /// Prints the run-time statistics of the loaded BPF programs (needs
     /// kernel.bpf_stats_enabled=1) as JSON.
     BpfStats {
@@ -142,6 +146,7 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Crosscheck(a) => crosscheck::run(&a),
+        Cmd::Replay(a) => replay::run(&a),
         Cmd::BpfStats { prefix } => {
             println!("{}", overhead::snapshot_json(&prefix)?);
             Ok(ExitCode::SUCCESS)
