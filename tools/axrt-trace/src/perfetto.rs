@@ -340,9 +340,10 @@ impl<W: Write> TraceWriter<W> {
         let renamed: Vec<(u32, String)> = self
             .processes
             .iter()
-            .map(|(&tgid, written)| (tgid, written, names.vm(tgid).name))
-            .filter(|(_, written, now)| *written != now)
-            .map(|(tgid, _, now)| (tgid, now))
+            .filter_map(|(&tgid, written)| {
+                let now = names.vm(tgid).name;
+                (now != *written).then_some((tgid, now))
+            })
             .collect();
         for (tgid, name) in renamed {
             self.describe_process(tgid, &name)?;
