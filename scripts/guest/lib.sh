@@ -128,12 +128,27 @@ cg_kill() {
 	done
 }
 
-# rtapp_periodic FILE SECONDS NAME: writes an rt-app configuration for one periodic thread doing
-# 300 us of work every 1 ms (a 30% vCPU-like load) for SECONDS; its log goes to /tmp/NAME-rt-0.log.
+# rtapp_calibrate: prints rt-app's nanoseconds per busy-loop iteration on this (quiet) machine, the
+# least of three one-second calibrations: emulated code runs faster once translated, so the
+# first one overstates it. Empty if rt-app printed none.
+rtapp_calibrate() {
+	rtapp_periodic /tmp/rtapp-cal.json 1 rtapp-cal CPU0
+	for i in 1 2 3; do
+		rt-app /tmp/rtapp-cal.json 2>&1 | sed -n 's/.*pLoad = \([0-9]*\)ns.*/\1/p'
+	done | sort -n | head -1
+}
+
+# rtapp_periodic FILE SECONDS NAME CALIBRATION [fifo]: writes an rt-app configuration for one
+# periodic thread doing 300 us of work every 1 ms (a 30% vCPU-like load) for SECONDS; its log goes
+# to /tmp/NAME-rt-0.log. CALIBRATION is rt-app's: ns per loop (rtapp_calibrate), or "CPU0" to
+# calibrate at start. With "fifo" the thread runs under SCHED_FIFO at priority 50.
 rtapp_periodic() {
+	case "$4" in [0-9]*) cal=$4 ;; *) cal="\"$4\"" ;; esac
+	policy=SCHED_OTHER prio=""
+	[ "${5:-}" = fifo ] && policy=SCHED_FIFO prio='"priority": 50, '
 	cat >"$1" <<JSON
-{ "tasks": { "rt": { "loop": -1, "run": 300, "timer": { "ref": "tick", "period": 1000 } } },
-  "global": { "duration": $2, "default_policy": "SCHED_OTHER", "calibration": "CPU0",
+{ "tasks": { "rt": { "loop": -1, "run": 300, $prio"timer": { "ref": "tick", "period": 1000 } } },
+  "global": { "duration": $2, "default_policy": "$policy", "calibration": $cal,
               "logdir": "/tmp", "log_basename": "$3", "lock_pages": false } }
 JSON
 }
