@@ -113,6 +113,8 @@ extern u64 cpu_since[MAX_CPUS];
 extern s32 nr_throttled;
 /* Bitmap of non-empty priority levels (bitmap mode). queue.bpf.c. */
 extern u64 prio_bits[AXRT_NR_PRIOS / 64];
+/* Bitmap of the levels that ever had a task: the ones heal_bits() reads. queue.bpf.c. */
+extern u64 used_bits[AXRT_NR_PRIOS / 64];
 /* Per CPU: the virtual time of the host-level task it runs. fair.bpf.c. */
 extern u64 cpu_vtime[MAX_CPUS];
 /* vtime mode sequence counters (see SEQ_MID). queue.bpf.c. */
@@ -348,7 +350,13 @@ static __always_inline u64 vtime_key(u32 prio, u64 seq, struct task_ctx *tc)
 /* Marks priority level @prio non-empty (bitmap mode). */
 static __always_inline void set_level_bit(u32 prio)
 {
-	__sync_fetch_and_or(&prio_bits[(prio / 64) & 3], 1ULL << (prio % 64));
+	u32 w = (prio / 64) & 3;
+	u64 bit = 1ULL << (prio % 64);
+
+	__sync_fetch_and_or(&prio_bits[w], bit);
+	/* Read first: once a level is known, no store (no cache line bouncing). */
+	if (!(used_bits[w] & bit))
+		__sync_fetch_and_or(&used_bits[w], bit);
 }
 
 /*
