@@ -19,6 +19,7 @@ mod reserve;
 mod validate;
 mod verdict;
 mod vmload;
+mod workcons;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -81,6 +82,8 @@ enum Cmd {
     Validate(validate::Args),
     /// tests/vm/boosts.sh: directed yields, lock chains, deadlocks, the PI-futex benchmark
     Boosts(boosts::Args),
+    /// tests/vm/workcons.sh: no CPU idles while a runnable task allowed there waits
+    Workcons(workcons::Args),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Cmd::Vmload(a) => ("vmload", vmload::run(a)),
         Cmd::Validate(a) => ("validate", validate::run(a)),
         Cmd::Boosts(a) => ("boosts", boosts::run(a)),
+        Cmd::Workcons(a) => ("workcons", workcons::run(a)),
     };
     let results = cli
         .results
