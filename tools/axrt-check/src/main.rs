@@ -14,6 +14,7 @@ mod budgets;
 mod cgroup;
 mod data;
 mod deadlines;
+mod preempted;
 mod priority;
 mod reserve;
 mod validate;
@@ -84,6 +85,8 @@ enum Cmd {
     Boosts(boosts::Args),
     /// tests/vm/workcons.sh: no CPU idles while a runnable task allowed there waits
     Workcons(workcons::Args),
+    /// tests/vm/budget_preempted.sh: a budget that holds while a better VM preempts
+    Preempted(preempted::Args),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Cmd::Validate(a) => ("validate", validate::run(a)),
         Cmd::Boosts(a) => ("boosts", boosts::run(a)),
         Cmd::Workcons(a) => ("workcons", workcons::run(a)),
+        Cmd::Preempted(a) => ("preempted", preempted::run(a)),
     };
     let results = cli
         .results
