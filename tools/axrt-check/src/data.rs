@@ -67,6 +67,21 @@ pub fn group_sum(reports: &[Report], name: &str, f: impl Fn(&GroupReport) -> u64
     groups(reports, name).map(f).sum()
 }
 
+/// Group `name` in the run's totals (the last report of scope "run") of a scx_axrt log.
+pub fn run_group(path: &Path, name: &str) -> Result<GroupReport, Error> {
+    let reports = all_reports(path)?;
+    let run = reports
+        .iter()
+        .rev()
+        .find(|r| r.scope == SCOPE_RUN)
+        .ok_or_else(|| format!("{}: no run totals", path.display()))?;
+    run.groups
+        .iter()
+        .find(|g| g.name == name)
+        .cloned()
+        .ok_or_else(|| format!("{}: no group '{name}' in the run totals", path.display()))
+}
+
 /// The largest `f` of group `name` over `reports` (0 when it never appears).
 pub fn group_max(reports: &[Report], name: &str, f: impl Fn(&GroupReport) -> f64) -> f64 {
     groups(reports, name).map(f).fold(0.0, f64::max)
@@ -249,6 +264,25 @@ mod tests {
             parse_reports(&(text.clone() + "{\"interval_s\":"), "log"),
             Ok(all)
         );
+    }
+
+    #[test]
+    fn the_run_group_is_read_from_the_run_totals() {
+        let dir = std::env::temp_dir().join(format!("axrt-check-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("scx.log");
+        let mut run = fixtures::report("a", |g| g.throttles = 100);
+        run.scope = "run".into();
+        std::fs::write(
+            &log,
+            fixtures::log(&[fixtures::report("a", |g| g.throttles = 3), run]),
+        )
+        .unwrap();
+        assert_eq!(run_group(&log, "a").map(|g| g.throttles), Ok(100));
+        assert!(run_group(&log, "b").unwrap_err().contains("no group 'b'"));
+        std::fs::write(&log, fixtures::log(&[fixtures::report("a", |_| ())])).unwrap();
+        assert!(run_group(&log, "a").unwrap_err().contains("no run totals"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

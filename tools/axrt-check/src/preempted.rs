@@ -10,8 +10,6 @@
 
 use std::path::PathBuf;
 
-use scx_axrt::stats::SCOPE_RUN;
-
 use crate::cgroup::{self, Window};
 use crate::data::{self, Error};
 use crate::verdict::{require, Verdicts};
@@ -66,18 +64,7 @@ pub fn run(a: &Args) -> Verdicts {
     let budgeted = cgroup::share(&w, &a.budgeted);
     // Everything but the budgeted VM: the better VM and the host's tasks, all of which preempt it.
     let others = cgroup::share(&w, &a.all).and_then(|all| Ok(all - budgeted.clone()?));
-    let throttles = data::all_reports(&a.stats).and_then(|r| {
-        let run = r
-            .iter()
-            .rev()
-            .find(|r| r.scope == SCOPE_RUN)
-            .ok_or("no run totals in scx_axrt's log")?;
-        run.groups
-            .iter()
-            .find(|g| g.name == a.budgeted_vm)
-            .map(|g| g.throttles)
-            .ok_or_else(|| format!("no group '{}' in the run totals", a.budgeted_vm))
-    });
+    let throttles = data::run_group(&a.stats, &a.budgeted_vm).map(|g| g.throttles);
     let supplies = a.events.as_ref().map(|p| {
         data::events(p).map(|ev| {
             data::of_kind(&ev, "window")

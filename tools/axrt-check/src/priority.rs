@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use axrt_sim::metrics::quantile;
 use axrt_sim::rtlog::{self, LogSummary};
 use axrt_sim::workload::{EventKind, Workload};
-use scx_axrt::stats::SCOPE_RUN;
 
 use crate::data::{self, Error};
 use crate::verdict::{require, Verdicts};
@@ -169,18 +168,7 @@ fn parse_histogram(text: &str) -> Result<Cyc, Error> {
 
 /// The rule in force: scx_axrt's run totals for `vm` (its priority and dispatches).
 fn rule_in_force(stats: &Path, vm: &str) -> Result<(u64, u64), Error> {
-    let reports = data::all_reports(stats)?;
-    let run = reports
-        .iter()
-        .rev()
-        .find(|r| r.scope == SCOPE_RUN)
-        .ok_or_else(|| format!("{}: no run totals", stats.display()))?;
-    let g = run
-        .groups
-        .iter()
-        .find(|g| g.name == vm)
-        .ok_or_else(|| format!("{}: no group '{vm}' in the run totals", stats.display()))?;
-    Ok((g.prio, g.dispatches))
+    data::run_group(stats, vm).map(|g| (g.prio, g.dispatches))
 }
 
 /// What the checks judge.

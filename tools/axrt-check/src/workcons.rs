@@ -9,8 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use scx_axrt::stats::SCOPE_RUN;
-
 use crate::data::{self, Error};
 use crate::verdict::{require, Verdicts};
 
@@ -113,18 +111,8 @@ fn idle_pct(before: &str, after: &str) -> Result<Vec<f64>, Error> {
 
 /// The rule in force: each VM is in scx_axrt's run totals at its priority, and it ran.
 fn rule(stats: &Path, vms: &[(String, u64)]) -> Result<(), Error> {
-    let reports = data::all_reports(stats)?;
-    let run = reports
-        .iter()
-        .rev()
-        .find(|r| r.scope == SCOPE_RUN)
-        .ok_or_else(|| format!("{}: no run totals", stats.display()))?;
     for (name, prio) in vms {
-        let g = run
-            .groups
-            .iter()
-            .find(|g| &g.name == name)
-            .ok_or_else(|| format!("no group '{name}' in the run totals"))?;
+        let g = data::run_group(stats, name)?;
         if g.prio != *prio || g.runtime_ns == 0 {
             return Err(format!(
                 "group '{name}': priority {}, {} ns run (want priority {prio}, some run)",
