@@ -249,12 +249,23 @@ fn yields(v: &mut Verdicts, runs: &[LockRun], events: &Result<Vec<Value>, Error>
     // The events: every boost by a yield of the lock VM names the yielding thread (by > 0); a
     // boost of a thread still boosted extends that boost, so one end covers both: every boost
     // must be followed by an end of the same thread's boost.
+    // The lock VM is known by its cgroup id: events that come before the loader has matched the
+    // VM's cgroup to its name carry the id but no name.
     let empty = Vec::new();
     let ev = events.as_ref().unwrap_or(&empty);
+    let lock_cgids: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["vm"] == LOCK_VM)
+        .map(|e| &e["cgid"])
+        .collect();
     let yield_ev: Vec<&Value> = ev.iter().filter(|e| e["cause"] == "yield").collect();
     let boost_ev = yield_ev
         .iter()
-        .filter(|e| e["kind"] == "boost" && e["vm"] == LOCK_VM && e["by"].as_i64().unwrap_or(0) > 0)
+        .filter(|e| {
+            e["kind"] == "boost"
+                && lock_cgids.contains(&&e["cgid"])
+                && e["by"].as_i64().unwrap_or(0) > 0
+        })
         .count() as u64;
     let unended = yield_ev
         .iter()
@@ -588,9 +599,15 @@ mod tests {
     }
 
     fn boost_events(n: u64, ended: u64) -> Result<Vec<Value>, Error> {
-        let mut ev = Vec::new();
+        // Another VM's boost, which the lock VM's count must not include.
+        let mut ev = vec![
+            serde_json::json!({"kind": "boost", "cause": "yield", "vm": "x", "cgid": 8, "tid": 99, "by": 98, "ts_ns": 1}),
+            serde_json::json!({"kind": "boost_end", "cause": "yield", "vm": "x", "cgid": 8, "tid": 99, "ts_ns": 2}),
+        ];
         for i in 0..n {
-            ev.push(serde_json::json!({"kind": "boost", "cause": "yield", "vm": "lk", "tid": 10 + i, "by": 20, "ts_ns": 100 * i}));
+            // The first events come before the loader knew the VM's name.
+            let vm = if i < 3 { Value::Null } else { "lk".into() };
+            ev.push(serde_json::json!({"kind": "boost", "cause": "yield", "vm": vm, "cgid": 7, "tid": 10 + i, "by": 20, "ts_ns": 100 * i}));
             if i < ended {
                 ev.push(serde_json::json!({"kind": "boost_end", "cause": "yield", "vm": "lk", "tid": 10 + i, "ts_ns": 100 * i + 50}));
             }
