@@ -236,6 +236,14 @@ static __always_inline void update_prio(struct task_ctx *tc)
 }
 
 /* @g is throttled in background mode: its tasks may only use idle CPUs. */
+/* The supply-miss slack of a budget of @quota ns: max(quota / 10, 0.5 ms) (intf.h). */
+static __always_inline u64 supply_slack(u64 quota)
+{
+	u64 eps = quota / AXRT_SUPPLY_EPS_DIV;
+
+	return eps < AXRT_SUPPLY_EPS_MIN_NS ? AXRT_SUPPLY_EPS_MIN_NS : eps;
+}
+
 static __always_inline bool in_background(struct group *g)
 {
 	return g->info.throttled && g->info.overrun == AXRT_OVERRUN_BACKGROUND;

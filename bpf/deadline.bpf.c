@@ -176,13 +176,10 @@ __hidden void close_window(struct group *g, u32 slot, u64 quota, s64 live, u64 n
 {
 	struct axrt_group_stats *st = gstats(slot);
 	struct axrt_event *ev;
-	u64 demand = demand_take(g, now), need, supply, eps;
+	u64 demand = demand_take(g, now), need, supply, eps = supply_slack(quota);
 
 	supply = live >= (s64)quota ? 0 : (live < 0 ? quota + (u64)(-live) : quota - (u64)live);
 	need = demand < quota ? demand : quota;
-	eps = quota / AXRT_SUPPLY_EPS_DIV;
-	if (eps < AXRT_SUPPLY_EPS_MIN_NS)
-		eps = AXRT_SUPPLY_EPS_MIN_NS;
 	if (st) {
 		st->windows++;
 		st->demand_ns += demand;

@@ -217,7 +217,7 @@ struct axrt_group_stats {
  */
 #define AXRT_EVENT_KINDS(X) \
 	X(THROTTLE, throttle, 1, "arg = overrun ns (negative budget)") \
-	X(REPLENISH, replenish, 2, "arg = budget ns left unused") \
+	X(REPLENISH, replenish, 2, "arg = budget ns left unused, arg2 = throttle lead ns for the new period") \
 	X(RESERVE, reserve, 3, "arg = ns the task had waited") \
 	X(MISS, miss, 4, "a job missed its deadline: arg = lateness ns, arg2 = response ns") \
 	X(WCET, wcet_overrun, 5, "a job ran longer than its WCET: arg = CPU ns, arg2 = WCET ns") \
@@ -315,7 +315,8 @@ struct axrt_deadlock_event {
 	X(EV_DROP, ev_drop, "events (or requeue requests) lost because a buffer was full") \
 	X(BOOST, boosts, "boosts given (directed yields and lock chains)") \
 	X(LOCK_WAIT, lock_waits, "PI futex waits observed") \
-	X(DEADLOCK, deadlocks, "wait-for cycles found")
+	X(DEADLOCK, deadlocks, "wait-for cycles found") \
+	X(HEAL, healed, "dispatch found a queued level whose bit a racing dispatch had cleared")
 
 enum axrt_stat {
 #define AXRT_ENUM(name, key, desc) AXRT_STAT_##name,

@@ -240,6 +240,50 @@ __noinline bool pick_slow(u64 dsq, s32 cpu)
 	return false;
 }
 
+/*
+ * ops.enqueue's inserts land after it returns, so a dispatching CPU can find
+ * a level empty, clear its bit, and miss the task that arrives just after.
+ * While worse levels have tasks no CPU idles, so a lost bit would hide a
+ * better task for as long as worse ones keep the CPUs (seen in the VM: a
+ * priority-200 VM's hog got 60 ms instead of the 40 that two better VMs
+ * left it in 3 of 72 periods; with this, 9 lost bits in 8 s were found and
+ * none such period). So every dispatch first re-derives the clear bits of
+ * the levels below @bound that ever had a task (used_bits) from their DSQs:
+ * a counter read each, a handful for a configuration's few priorities
+ * (reading all 256 levels cost a dispatch ~100 us under emulation, with the
+ * runqueue locked). The reserve scan reads all of them. Returns the best
+ * level whose bit was missing, AXRT_NR_PRIOS if none. A global function, so
+ * the verifier walks its loops once, not per caller.
+ */
+__noinline u32 heal_bits(u32 bound)
+{
+	/* volatile: clang otherwise leaves it uninitialized on the empty-loop path */
+	volatile u32 best = AXRT_NR_PRIOS;
+	u32 w, i, level;
+	u64 word;
+
+	bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
+		if (bound <= w * 64)
+			break;
+		word = used_bits[w & 3] & ~prio_bits[w & 3];
+		if (bound < (w + 1) * 64)
+			word &= (1ULL << (bound - w * 64)) - 1;
+		bpf_for(i, 0, 64) {
+			if (!word)
+				break;
+			level = (w & 3) * 64 + lowest_bit(word);
+			word &= word - 1;
+			if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0) {
+				set_level_bit(level);
+				stat_inc(AXRT_STAT_HEAL);
+				if (level < best)
+					best = level;
+			}
+		}
+	}
+	return best;
+}
+
 static __always_inline bool take_from(u64 dsq, s32 cpu)
 {
 	if (nr_throttled > 0)
@@ -273,6 +317,7 @@ static bool pick_bitmap(u32 limit, s32 cpu)
 	volatile bool found = false;
 	u32 tries, level, from = 0;
 
+	heal_bits(limit < AXRT_NR_PRIOS ? limit + 1 : AXRT_NR_PRIOS);
 	bpf_for(tries, 0, 16) {
 		level = first_level_from(from);
 		if (level > limit || level >= AXRT_NR_PRIOS)
@@ -315,44 +360,12 @@ __hidden bool dispatch_queued(s32 cpu, u32 limit)
 }
 
 /*
- * ops.enqueue's inserts land after it returns, so a dispatching CPU can find
- * a level empty, clear its bit, and miss the task that arrives just after.
- * A CPU about to go idle re-derives the clear bits of the levels that ever
- * had a task (used_bits) from their DSQs: a counter read each, a handful for
- * a configuration's few priorities (reading all 256 levels cost a dispatch
- * ~100 us under emulation, with the runqueue locked). The reserve scan reads
- * all of them. Returns true if a bit was missing.
- */
-static bool heal_bits(void)
-{
-	/* volatile: clang otherwise leaves it uninitialized on the empty-loop path */
-	volatile u32 healed = 0;
-	u32 w, i, level;
-	u64 word;
-
-	bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
-		word = used_bits[w & 3] & ~prio_bits[w & 3];
-		bpf_for(i, 0, 64) {
-			if (!word)
-				break;
-			level = (w & 3) * 64 + lowest_bit(word);
-			word &= word - 1;
-			if (scx_bpf_dsq_nr_queued(AXRT_DSQ_LEVEL0 + level) > 0) {
-				set_level_bit(level);
-				healed = 1;
-			}
-		}
-	}
-	return healed != 0;
-}
-
-/*
  * @cpu found nothing to run: heal lost level bits (and dispatch again at
  * once if one was), and let a throttled background group use the CPU.
  */
 __hidden void dispatch_idle(s32 cpu)
 {
-	if (queue_mode != AXRT_QUEUE_VTIME && heal_bits())
+	if (queue_mode != AXRT_QUEUE_VTIME && heal_bits(AXRT_NR_PRIOS) < AXRT_NR_PRIOS)
 		scx_bpf_kick_cpu(cpu, 0);
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_BG) && scx_bpf_dsq_move_to_local(AXRT_DSQ_BG, 0))
 		stat_inc(AXRT_STAT_BG_RUN);

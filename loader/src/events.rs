@@ -298,7 +298,10 @@ pub fn to_json(ev: &Event, names: &BTreeMap<u64, String>) -> Value {
             put("prio", json!(ev.prio));
             put("overrun_ns", json!(ev.arg));
         }
-        EventKind::REPLENISH => put("unused_ns", json!(ev.arg)),
+        EventKind::REPLENISH => {
+            put("unused_ns", json!(ev.arg));
+            put("lead_ns", json!(ev.arg2));
+        }
         EventKind::RESERVE => {
             put("prio", json!(ev.prio));
             put("waited_ns", json!(ev.arg));

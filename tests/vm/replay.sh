@@ -76,13 +76,8 @@ cg_kill axrt-replay/low
 scx_stop INT
 cp $SCX_LOG "$OUT/scx_axrt.log"
 check_eq "rt-app runs the workload to its end (exit status)" 0 $status
-# The contract is in force: the BPF tier counted the rt-app thread's jobs (run totals).
-rt_jobs_counted() {
-	grep '^{' "$OUT/scx_axrt.log" |
-		jq -se '[.[] | select(.scope == "run") | .groups[] | select(.name == "rt") | .jobs] | add > 100'
-}
-check "the rt-app thread's jobs are counted (its [[task]] rule matched)" rt_jobs_counted
-
+# That the contract is in force (the rule matched: the trace holds the thread's jobs) is one
+# of axrt-sim replay's checks.
 axrt-sim replay --events "$EV" --config /tmp/replay.toml --stats "$OUT/scx_axrt.log" --cpus "$(nproc)" \
 	>"$OUT/replay.txt" 2>&1
 rstatus=$?

@@ -260,6 +260,8 @@ pub struct VmResult {
     pub period: Time,
     /// Timed threads replayed from their jobs.
     pub timed_threads: u64,
+    /// The configuration's `[[task]]` rules with a timing contract for this VM.
+    pub timed_rules: u64,
     /// How far its supply may be off between the tiers: its own ε plus the ε of every
     /// replayed VM of better priority (see the module documentation).
     pub tolerance: Time,
@@ -571,7 +573,7 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
         }
     }
     let mut results = Vec::new();
-    for (k, (_, name, q, p, _)) in vms.iter().enumerate() {
+    for (k, (ci, name, q, p, _)) in vms.iter().enumerate() {
         let vt = &trace.vms[name];
         let s = &res[k];
         let g = groups[k].expect("every replayed VM's group was added");
@@ -645,6 +647,11 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             quota: *q,
             period: *p,
             timed_threads: timed,
+            timed_rules: cfg
+                .tasks
+                .iter()
+                .filter(|t| t.vm == *ci && t.params.timing.relative_deadline().is_some())
+                .count() as u64,
             tolerance: vms
                 .iter()
                 .filter(|o| o.1 == *name || cfg.vms[o.0].params.priority < prio)
@@ -823,6 +830,20 @@ pub fn judge(
                 );
             }
         }
+    }
+    if r.timed_rules > 0 {
+        // The set-up is in force: a rule with a contract matched a thread, which completed
+        // jobs all through the run (its period is shorter than the window's).
+        let jobs = vt.jobs.len();
+        check(
+            format!(
+                "{n}: its timed rules matched: jobs of {} thread(s) in the trace, {jobs} jobs \
+                 over {} windows (at least one per window)",
+                r.timed_threads,
+                vt.windows.len()
+            ),
+            r.timed_threads > 0 && jobs >= vt.windows.len(),
+        );
     }
     let judged = r.windows.iter().filter(|w| !w.exempt).count();
     check(
@@ -1267,6 +1288,20 @@ wcet_us = 1000
             f.iter().any(|c| c.contains("deadline misses agree")),
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn a_contract_that_matched_no_thread_fails() {
+        // The VM has a [[task]] rule with a contract but the trace holds no job: the rule did
+        // not match (the set-up was not in force), whatever the windows say. Must fail.
+        let w: Vec<_> = (0..10).map(|_| (25 * MS, 25 * MS, false, false)).collect();
+        let (_, checks) = judge_all(RT, &windows("rt", &w), 1);
+        let f = failed(&checks);
+        assert!(f.iter().any(|c| c.contains("timed rules matched")), "{f:?}");
+        let (_, ok) = judge_all(RT, &jobs(10, |_| 500_000), 1);
+        assert!(ok
+            .iter()
+            .any(|c| c.pass && c.what.contains("timed rules matched")));
     }
 
     #[test]
