@@ -247,15 +247,16 @@ __noinline bool pick_slow(u64 dsq, s32 cpu)
  * better task for as long as worse ones keep the CPUs (seen in the VM: a
  * priority-200 VM's hog got 60 ms instead of the 40 that two better VMs
  * left it in 3 of 72 periods; with this, 9 lost bits in 8 s were found and
- * none such period). So every dispatch first re-derives the clear bits of
- * the levels below @bound that ever had a task (used_bits) from their DSQs:
+ * none such period). So a dispatch, before it takes a level, re-derives
+ * the clear bits of the better levels in [@from, @bound) that ever had a
+ * task (used_bits) from their DSQs:
  * a counter read each, a handful for a configuration's few priorities
  * (reading all 256 levels cost a dispatch ~100 us under emulation, with the
  * runqueue locked). The reserve scan reads all of them. Returns the best
  * level whose bit was missing, AXRT_NR_PRIOS if none. A global function, so
  * the verifier walks its loops once, not per caller.
  */
-__noinline u32 heal_bits(u32 bound)
+__noinline u32 heal_bits(u32 from, u32 bound)
 {
 	/* volatile: clang otherwise leaves it uninitialized on the empty-loop path */
 	volatile u32 best = AXRT_NR_PRIOS;
@@ -265,7 +266,11 @@ __noinline u32 heal_bits(u32 bound)
 	bpf_for(w, 0, AXRT_NR_PRIOS / 64) {
 		if (bound <= w * 64)
 			break;
+		if (from >= (w + 1) * 64)
+			continue;
 		word = used_bits[w & 3] & ~prio_bits[w & 3];
+		if (from > w * 64)
+			word &= ~0ULL << (from - w * 64);
 		if (bound < (w + 1) * 64)
 			word &= (1ULL << (bound - w * 64)) - 1;
 		bpf_for(i, 0, 64) {
@@ -315,11 +320,14 @@ static bool pick_bitmap(u32 limit, s32 cpu)
 {
 	/* volatile: clang otherwise reads an unset register on the empty-loop path */
 	volatile bool found = false;
-	u32 tries, level, from = 0;
+	u32 tries, level, healed, from = 0;
 
-	heal_bits(limit < AXRT_NR_PRIOS ? limit + 1 : AXRT_NR_PRIOS);
 	bpf_for(tries, 0, 16) {
 		level = first_level_from(from);
+		/* A better level whose bit was lost comes first (heal_bits()). */
+		healed = heal_bits(from, level <= limit ? level : limit + 1);
+		if (healed < level)
+			level = healed;
 		if (level > limit || level >= AXRT_NR_PRIOS)
 			break;
 		if (take_from(AXRT_DSQ_LEVEL0 + level, cpu)) {
@@ -365,7 +373,7 @@ __hidden bool dispatch_queued(s32 cpu, u32 limit)
  */
 __hidden void dispatch_idle(s32 cpu)
 {
-	if (queue_mode != AXRT_QUEUE_VTIME && heal_bits(AXRT_NR_PRIOS) < AXRT_NR_PRIOS)
+	if (queue_mode != AXRT_QUEUE_VTIME && heal_bits(0, AXRT_NR_PRIOS) < AXRT_NR_PRIOS)
 		scx_bpf_kick_cpu(cpu, 0);
 	if (scx_bpf_dsq_nr_queued(AXRT_DSQ_BG) && scx_bpf_dsq_move_to_local(AXRT_DSQ_BG, 0))
 		stat_inc(AXRT_STAT_BG_RUN);
