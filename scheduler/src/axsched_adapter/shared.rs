@@ -6,8 +6,9 @@
 //! * **Placement** ([`Shared::place`]): a task that becomes runnable goes to an allowed idle CPU,
 //!   else to the allowed CPU running the worst priority, and preempts it if that priority is
 //!   worse than its own (docs/POLICY.md, "Choosing what runs", rule 4, as `scx_axrt`'s BPF tier
-//!   does). The CPU is claimed as it is chosen (its running level is set with a compare-and-swap), so tasks that
-//!   wake together spread over the CPUs instead of queueing on one.
+//!   does). The CPU is claimed as it is chosen (its running level is set with a
+//!   compare-and-swap), so tasks that wake together spread over the CPUs instead of queueing on
+//!   one.
 //! * **Pull** ([`Shared::pull_source`]): a CPU about to pick a task looks for another CPU whose
 //!   best queued task is better than its own best, and takes it (the other half of rule 4: a
 //!   runnable task does not wait behind a worse one while another CPU could run it).
