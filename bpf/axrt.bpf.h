@@ -235,7 +235,6 @@ static __always_inline void update_prio(struct task_ctx *tc)
 	tc->prio = e < AXRT_NR_PRIOS ? e : AXRT_NR_PRIOS - 1;
 }
 
-/* @g is throttled in background mode: its tasks may only use idle CPUs. */
 /* The supply-miss slack of a budget of @quota ns: max(quota / 10, 0.5 ms) (intf.h). */
 static __always_inline u64 supply_slack(u64 quota)
 {
@@ -244,6 +243,7 @@ static __always_inline u64 supply_slack(u64 quota)
 	return eps < AXRT_SUPPLY_EPS_MIN_NS ? AXRT_SUPPLY_EPS_MIN_NS : eps;
 }
 
+/* @g is throttled in background mode: its tasks may only use idle CPUs. */
 static __always_inline bool in_background(struct group *g)
 {
 	return g->info.throttled && g->info.overrun == AXRT_OVERRUN_BACKGROUND;

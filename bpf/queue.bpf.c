@@ -370,6 +370,8 @@ __hidden bool dispatch_queued(s32 cpu, u32 limit)
 /*
  * @cpu found nothing to run: heal lost level bits (and dispatch again at
  * once if one was), and let a throttled background group use the CPU.
+ * pick_bitmap() healed the levels it looked at; this covers the ones its
+ * 16 tries did not reach and inserts that landed since.
  */
 __hidden void dispatch_idle(s32 cpu)
 {

@@ -68,7 +68,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use axrt_policy::params::supply_slack;
 use axrt_policy::{Action, BlockReason, GroupId, System, SystemConfig, TaskId, TaskParams, Time};
-use scx_axrt::config::Config;
+use scx_axrt::config::{Config, TaskRule};
 use scx_axrt::stats::Report;
 use serde_json::Value;
 
@@ -330,6 +330,11 @@ fn overlap(a: Time, b: Time, lo: Time, hi: Time) -> Time {
 }
 
 /// Replays `trace` through the system of `cfg` on `cpus` CPUs.
+/// Whether `rule` is a `[[task]]` rule with a timing contract for the VM at index `vm`.
+fn timed_rule_of(rule: &TaskRule, vm: usize) -> bool {
+    rule.vm == vm && rule.params.timing.relative_deadline().is_some()
+}
+
 pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>> {
     let mut sc = SystemConfig::new(cpus);
     sc.slice = cfg.system.slice;
@@ -369,10 +374,7 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
         }
         let mut timed = vec![0 as Time; vt.windows.len()];
         for (tid, jobs) in &by_tid {
-            let rule = cfg
-                .tasks
-                .iter()
-                .position(|r| r.vm == *ci && r.params.timing.relative_deadline().is_some());
+            let rule = cfg.tasks.iter().position(|r| timed_rule_of(r, *ci));
             let Some(rule) = rule else {
                 bail!("VM {name}: jobs of tid {tid} but no [[task]] rule with a contract");
             };
@@ -647,11 +649,7 @@ pub fn replay(cfg: &Config, trace: &Trace, cpus: usize) -> Result<Vec<VmResult>>
             quota: *q,
             period: *p,
             timed_threads: timed,
-            timed_rules: cfg
-                .tasks
-                .iter()
-                .filter(|t| t.vm == *ci && t.params.timing.relative_deadline().is_some())
-                .count() as u64,
+            timed_rules: cfg.tasks.iter().filter(|t| timed_rule_of(t, *ci)).count() as u64,
             tolerance: vms
                 .iter()
                 .filter(|o| o.1 == *name || cfg.vms[o.0].params.priority < prio)
